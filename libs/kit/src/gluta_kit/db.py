@@ -1,0 +1,132 @@
+"""SQLAlchemy 2 async per service: engines, sessions, dialect helpers and Alembic at start."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Table, event, insert, text
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+KIT_MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+def normalise_url(url: str) -> str:
+    """Pick the async driver for a plain database URL (mysql:// → asyncmy, postgresql:// → asyncpg)."""
+    parsed = make_url(url)
+    driver = parsed.drivername
+    mapping = {
+        "sqlite": "sqlite+aiosqlite",
+        "mysql": "mysql+asyncmy",
+        "mariadb": "mysql+asyncmy",
+        "mariadb+asyncmy": "mysql+asyncmy",
+        "postgresql": "postgresql+asyncpg",
+        "postgres": "postgresql+asyncpg",
+    }
+    if driver in mapping:
+        parsed = parsed.set(drivername=mapping[driver])
+    if parsed.drivername.startswith("mysql") and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Database:
+    """One service's database: a read engine, a write engine and their session factories.
+
+    On SQLite, writers begin with `BEGIN IMMEDIATE` so two writers queue on the lock instead of
+    failing when a read transaction tries to upgrade; readers stay lock-free under WAL.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = normalise_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
+        if self.dialect != "sqlite":
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            self.write_engine = create_async_engine(self.url, echo=echo)
+            event.listen(self.write_engine.sync_engine, "connect", _sqlite_autocommit_driver)
+            event.listen(self.write_engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.write_engine.sync_engine, "begin", _sqlite_begin_immediate)
+        else:
+            self.write_engine = self.engine
+        self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self.outbox_signal = asyncio.Event()
+
+    async def migrate(self, script_location: str | Path, version_table: str = "alembic_version") -> None:
+        """Apply the kit's migrations, then the service's, up to head."""
+        async with self.write_engine.begin() as conn:
+            await conn.run_sync(_upgrade, KIT_MIGRATIONS, "kit_alembic_version")
+        async with self.write_engine.begin() as conn:
+            await conn.run_sync(_upgrade, str(script_location), version_table)
+
+    async def ping(self) -> None:
+        """Run a trivial query; raises when the database is unreachable."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
+
+
+def _sqlite_autocommit_driver(dbapi_connection: Any, _: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself so the "begin" hook below can make it IMMEDIATE.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _upgrade(connection: Connection, script_location: str, version_table: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    cfg.attributes["connection"] = connection
+    cfg.attributes["version_table"] = version_table
+    command.upgrade(cfg, "head")
+
+
+def run_alembic_env(target_metadata: Any) -> None:
+    """Body of every service's `migrations/env.py`: migrate on the connection the kit hands over."""
+    from alembic import context
+
+    connection = context.config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table=context.config.attributes.get("version_table", "alembic_version"),
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def insert_ignore(table: Table, dialect: str, values: dict[str, Any] | list[dict[str, Any]]) -> Any:
+    """Build an INSERT that silently skips rows whose unique key already exists."""
+    if dialect == "sqlite":
+        return sqlite.insert(table).values(values).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(values).on_conflict_do_nothing()
+    if dialect in {"mysql", "mariadb"}:
+        return mysql.insert(table).values(values).prefix_with("IGNORE")
+    return insert(table).values(values)

@@ -1,0 +1,135 @@
+"""Domain errors and the one place that turns them into problem+json answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from gluta_kit.logging import get_logger
+
+log = get_logger("gluta.errors")
+
+PROBLEM = "application/problem+json"
+
+
+class ProblemResponse(Response):
+    """A problem+json body serialised with orjson."""
+
+    media_type = PROBLEM
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class AppError(Exception):
+    """A failure the caller can act on; subclasses set `status`, `code` and `title`."""
+
+    status: int = 400
+    code: str = "BAD_REQUEST"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class NotFound(AppError):
+    status, code, title = 404, "NOT_FOUND", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "CONFLICT", "Conflict"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "UNAUTHORIZED", "Authentication required"
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "FORBIDDEN", "Not allowed"
+
+
+class InvalidToken(AppError):
+    status, code, title = 401, "INVALID_TOKEN", "Invalid or expired token"
+
+
+class TooManyRequests(AppError):
+    status, code, title = 429, "TOO_MANY_REQUESTS", "Too many requests"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = max(1, int(retry_after))
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "PAYLOAD_TOO_LARGE", "Payload too large"
+
+
+class ServiceUnavailable(AppError):
+    status, code, title = 503, "SERVICE_UNAVAILABLE", "A service this request needs is unavailable"
+
+
+def problem(status: int, code: str, title: str, detail: str | None = None, **extra: Any) -> ProblemResponse:
+    """Build a problem+json response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail or title, "code": code}
+    body.update(extra)
+    return ProblemResponse(body, status_code=status)
+
+
+_STATUS_CODES = {
+    400: ("BAD_REQUEST", "Bad request"),
+    401: ("UNAUTHORIZED", "Authentication required"),
+    403: ("FORBIDDEN", "Not allowed"),
+    404: ("NOT_FOUND", "Not found"),
+    405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
+    406: ("NOT_ACCEPTABLE", "Not acceptable"),
+    409: ("CONFLICT", "Conflict"),
+    413: ("PAYLOAD_TOO_LARGE", "Payload too large"),
+    415: ("UNSUPPORTED_MEDIA", "Unsupported media type"),
+    422: ("VALIDATION_ERROR", "Validation failed"),
+    429: ("TOO_MANY_REQUESTS", "Too many requests"),
+}
+
+
+def _clean_errors(errors: Any) -> list[dict[str, Any]]:
+    cleaned = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        cleaned.append({"loc": loc, "field": ".".join(loc[1:]) or None, "msg": err.get("msg"), "type": err.get("type")})
+    return cleaned
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into problem+json."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> ProblemResponse:
+        response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> ProblemResponse:
+        return problem(422, "VALIDATION_ERROR", "Validation failed", "The request is not valid.",
+                       errors=_clean_errors(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> ProblemResponse:
+        code, title = _STATUS_CODES.get(exc.status_code, ("ERROR", "Error"))
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        response = problem(exc.status_code, code, title, detail)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> ProblemResponse:
+        log.exception("request.failed", error=repr(exc))
+        return problem(500, "INTERNAL_ERROR", "Internal error", "Something went wrong on our side.")

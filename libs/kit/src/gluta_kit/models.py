@@ -1,0 +1,98 @@
+"""The kit's own tables, present in every service database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+kit_metadata = MetaData()
+
+# BIGINT autoincrement that SQLite still treats as ROWID.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored without zone (every dialect can) and always read back as UTC."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class KitBase(DeclarativeBase):
+    metadata = kit_metadata
+
+
+class OutboxMessage(KitBase):
+    """An event written in the same transaction as the change it announces, waiting to be published."""
+
+    __tablename__ = "kit_outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    headers: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_kit_outbox_pending", "published_at", "id"),)
+
+
+class InboxMessage(KitBase):
+    """An event a consumer has already applied; recorded in the same transaction as its effect."""
+
+    __tablename__ = "kit_inbox"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(120), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeadLetter(KitBase):
+    """A message whose handler kept failing, kept with its error until someone redrives it."""
+
+    __tablename__ = "kit_dead_letter"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(200))
+    consumer: Mapped[str] = mapped_column(String(120))
+    payload: Mapped[str] = mapped_column(Text)
+    headers: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    redriven_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class IdempotencyRecord(KitBase):
+    """The first answer to a command sent with an `Idempotency-Key`, kept to answer its retries."""
+
+    __tablename__ = "kit_idempotency"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

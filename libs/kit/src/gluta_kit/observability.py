@@ -1,0 +1,77 @@
+"""Per-request tracing, `X-Trace-Id`, request logs and Prometheus metrics, as one pure ASGI middleware."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gluta_kit.logging import get_logger
+from gluta_kit.tracing import current_ids, span_from
+
+log = get_logger("gluta.http.access")
+
+_QUIET_PATHS = {"/health", "/ready", "/metrics"}
+
+
+class Metrics:
+    """One registry per service process."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("http_request_seconds", "HTTP request latency", ["service", "method", "route"],
+                                 registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.service = service
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
+
+
+class RequestContextMiddleware:
+    """Continue or start the trace, answer with `X-Trace-Id`, log and measure every request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        path = scope.get("path", "")
+        method = scope.get("method", "GET")
+        started = time.perf_counter()
+        status_holder: dict[str, Any] = {"status": 500}
+        with span_from(headers, f"{method} {path}", SpanKind.SERVER):
+            trace_id, _ = current_ids()
+            trace_header = (b"x-trace-id", (trace_id or "").encode())
+
+            async def send_wrapper(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status_holder["status"] = message["status"]
+                    message["headers"] = [*message.get("headers", []), trace_header]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = _route_template(scope)
+                status = status_holder["status"]
+                self.metrics.requests.labels(self.metrics.service, method, route, str(status)).inc()
+                self.metrics.latency.labels(self.metrics.service, method, route).observe(elapsed)
+                if path not in _QUIET_PATHS:
+                    log.info("http.request", method=method, path=path, status=status,
+                             ms=round(elapsed * 1000, 2))

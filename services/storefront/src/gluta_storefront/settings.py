@@ -1,0 +1,12 @@
+"""Storefront service settings."""
+
+from typing import ClassVar
+
+from gluta_kit.settings import ServiceSettings
+
+
+class StorefrontSettings(ServiceSettings):
+    """Settings of the storefront service."""
+
+    service_name: ClassVar[str] = "storefront"
+    port: int = 8090
