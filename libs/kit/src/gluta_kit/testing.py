@@ -80,3 +80,37 @@ async def running(app: FastAPI, *, in_memory_bus: bool = True, keys: TestKeys | 
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+@asynccontextmanager
+async def temp_database(server_url: str) -> AsyncIterator[str]:
+    """Create an empty database on a MariaDB/MySQL or PostgreSQL server; yield its URL; drop it after."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from gluta_kit.db import normalise_url
+
+    base = make_url(normalise_url(server_url))
+    name = f"gluta_t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            if base.get_backend_name() == "postgresql":
+                await conn.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+            else:
+                await conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            if base.get_backend_name() == "postgresql":
+                await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            else:
+                await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        await admin.dispose()
+
+
+def server_url(kind: str) -> str | None:
+    """Return the URL of a real test server from the environment (mysql, postgres, redis, nats), or None."""
+    import os
+
+    return os.environ.get(f"GLUTA_TEST_{kind.upper()}_URL") or None
