@@ -38,7 +38,10 @@ class ConfigRepository:
         path = self.folder / f"{name}.yml"
         if not path.is_file():
             return {}
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path.name} is not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise ValueError(f"{path.name} must hold a mapping")
         return data

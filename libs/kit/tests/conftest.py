@@ -1,0 +1,25 @@
+import pytest
+from gluta_kit.testing import server_url
+
+
+@pytest.fixture
+def nats_url() -> str:
+    url = server_url("nats")
+    if not url:
+        pytest.skip("GLUTA_TEST_NATS_URL is not set: no real NATS server to test against")
+    return url
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_server" in metafunc.fixturenames:
+        metafunc.parametrize("db_server", ["sqlite", "mysql", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def db_server(request: pytest.FixtureRequest) -> str:
+    if request.param == "sqlite":
+        return "sqlite"
+    url = server_url(request.param)
+    if not url:
+        pytest.skip(f"GLUTA_TEST_{request.param.upper()}_URL is not set: no real {request.param} server")
+    return url
