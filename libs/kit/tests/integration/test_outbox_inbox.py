@@ -40,8 +40,8 @@ def order(order_id: int) -> OrderPlaced:
     return OrderPlaced(order_id=order_id, member_id=7, lines=[OrderLine(product_id=1, quantity=2)])
 
 
-async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for(predicate, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + seconds
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
@@ -141,7 +141,7 @@ async def test_relay_survives_broker_outage_and_process_restart(tmp_path: Path) 
         nats.start()  # the broker comes back on the same port with the same store
         relay = OutboxRelay(db, producer, idle_seconds=0.1, max_backoff=0.5)
         relay.start()
-        await wait_for(lambda: sorted(received) == [1, 2, 3], timeout=20)
+        await wait_for(lambda: sorted(received) == [1, 2, 3], seconds=20)
         await relay.stop()
         async with db.read_sessions() as session:
             pending = await session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None)))

@@ -53,8 +53,8 @@ async def test_trace_id_crosses_http_and_the_bus(tmp_path: Path, nats_url: str, 
 
     async with serving(sender.create_app([router])) as url, serving(receiver.create_app()):
         async with httpx.AsyncClient() as client:
-            response = await client.post(f"{url}/orders",
-                                         headers={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+            traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            response = await client.post(f"{url}/orders", headers={"traceparent": traceparent})
         for _ in range(200):
             if "traceId" in seen:
                 break
