@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import jwt
 from fastapi import Depends, Request
 
 from gluta_kit.errors import Forbidden, InvalidToken, Unauthorized
@@ -66,6 +65,8 @@ class TokenVerifier:
                 if not self._keys:
                     raise InvalidToken("signing keys are unavailable") from exc
                 return
+            import jwt
+
             keys = {}
             for entry in jwks.get("keys", []):
                 if entry.get("kid") and entry.get("kty") == "OKP" and entry.get("crv") == "Ed25519":
@@ -75,11 +76,15 @@ class TokenVerifier:
 
     def set_keys(self, jwks: dict[str, Any]) -> None:
         """Install keys directly (the signing service itself, tests)."""
+        import jwt
+
         self._keys = {e["kid"]: jwt.PyJWK(e, algorithm="EdDSA").key for e in jwks.get("keys", []) if e.get("kid")}
         self._fetched_at = time.monotonic()
 
     async def verify(self, token: str) -> Principal:
         """Return the principal of a valid token; raise InvalidToken otherwise."""
+        import jwt  # imported on first use: services without authenticated routes never pay for it
+
         cached = self._cache.get(token)
         if cached is not None:
             if cached.expires_at > time.time():

@@ -6,8 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Table, event, insert, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
@@ -70,8 +68,20 @@ class Database:
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self.outbox_signal = asyncio.Event()
 
-    async def migrate(self, script_location: str | Path, version_table: str = "alembic_version") -> None:
-        """Apply the kit's migrations, then the service's, up to head."""
+    async def migrate(self, script_location: str | Path, version_table: str = "alembic_version",
+                      *, in_subprocess: bool = False) -> None:
+        """Apply the kit's migrations, then the service's, up to head.
+
+        In a subprocess, Alembic's modules never load into the long-running service (less memory).
+        """
+        if in_subprocess:
+            import sys
+
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gluta_kit.migrate", self.url, str(script_location), version_table)
+            if await process.wait() != 0:
+                raise RuntimeError(f"migrations failed for {script_location}")
+            return
         async with self.write_engine.begin() as conn:
             await conn.run_sync(_upgrade, KIT_MIGRATIONS, "kit_alembic_version")
         async with self.write_engine.begin() as conn:
@@ -99,6 +109,9 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
 
 
 def _upgrade(connection: Connection, script_location: str, version_table: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", script_location)
     cfg.attributes["connection"] = connection

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
@@ -14,18 +14,20 @@ from fastapi.responses import Response
 from gluta_contracts import ConfigRefreshed
 
 from gluta_kit.auth import TokenVerifier
-from gluta_kit.bus import Bus
-from gluta_kit.db import Database
-from gluta_kit.deadletter import DeadLetters
 from gluta_kit.discovery import Registration
 from gluta_kit.errors import AppError, Forbidden, install_error_handlers
 from gluta_kit.http import Instances, ServiceClient
 from gluta_kit.logging import get_logger, set_level, setup_logging
 from gluta_kit.observability import Metrics, RequestContextMiddleware
-from gluta_kit.relay import OutboxRelay
 from gluta_kit.settings import ServiceSettings, fetch_remote_config
 from gluta_kit.tracing import setup_tracing
-from gluta_kit.uow import UnitOfWork
+
+if TYPE_CHECKING:  # the database and bus stacks are imported only by services that use them (memory)
+    from gluta_kit.bus import Bus
+    from gluta_kit.db import Database
+    from gluta_kit.deadletter import DeadLetters
+    from gluta_kit.relay import OutboxRelay
+    from gluta_kit.uow import UnitOfWork
 
 log = get_logger("gluta.service")
 
@@ -44,17 +46,26 @@ class Service:
         self.settings = settings
         self.name = type(settings).service_name
         setup_tracing(self.name)
-        self.db = Database(settings.resolved_database_url) if migrations is not None else None
+        self.db: Database | None = None
+        if migrations is not None:
+            from gluta_kit.db import Database
+
+            self.db = Database(settings.resolved_database_url)
         self.migrations = migrations
         self.bus: Bus | None = bus
         if self.bus is None and uses_bus:
+            from gluta_kit.bus import Bus
+
             self.bus = Bus(settings.bus_url, self.name, max_attempts=settings.consumer_max_attempts,
                            namespace=settings.bus_namespace)
-        self.dead_letters = DeadLetters(self.db, self.bus) if self.db and self.bus else None
-        if self.bus and self.dead_letters:
-            self.bus.dead_letters = self.dead_letters.store
-        self.relay = None
+        self.dead_letters: DeadLetters | None = None
+        self.relay: OutboxRelay | None = None
         if self.db and self.bus:
+            from gluta_kit.deadletter import DeadLetters
+            from gluta_kit.relay import OutboxRelay
+
+            self.dead_letters = DeadLetters(self.db, self.bus)
+            self.bus.dead_letters = self.dead_letters.store
             self.relay = OutboxRelay(self.db, self.bus, batch_size=settings.outbox_batch_size)
         self.instances = Instances(settings.discovery_url, settings.static_instances)
         self.verifier = TokenVerifier(self._fetch_jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
@@ -71,6 +82,8 @@ class Service:
     # --- parts --------------------------------------------------------------------------------
     def uow(self) -> UnitOfWork:
         """Return a new unit of work on this service's database."""
+        from gluta_kit.uow import UnitOfWork
+
         assert self.db is not None, f"{self.name} has no database"
         return UnitOfWork(self.db)
 
@@ -108,7 +121,7 @@ class Service:
     async def start(self) -> None:
         """Migrate, connect and start background work."""
         if self.db is not None and self.migrations is not None:
-            await self.db.migrate(self.migrations)
+            await self.db.migrate(self.migrations, in_subprocess=self.settings.migrate_in_subprocess)
         if self.bus:
             await self._start_bus()
         if self.relay:
@@ -116,6 +129,7 @@ class Service:
         for hook in self.on_start:
             await hook()
         self.registration.start()
+        _release_free_memory()
         log.info("service.started", port=self.settings.port, configVersion=self.settings.config_version,
                  database=self.db.dialect if self.db else None, bus=self.bus.kind if self.bus else None)
 
@@ -241,6 +255,18 @@ class Service:
             }
 
         return router
+
+
+def _release_free_memory() -> None:
+    """Hand memory freed during start-up back to the OS (glibc keeps it otherwise)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
 
 
 def run(app: FastAPI, settings: ServiceSettings) -> None:
