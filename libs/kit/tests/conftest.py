@@ -1,4 +1,5 @@
 import pytest
+
 from gluta_kit.testing import server_url
 
 

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import httpx
 import pytest
+
 from gluta_config.app import create_app
 from gluta_config.repository import ConfigRepository
 from gluta_config.settings import ConfigSettings

@@ -14,6 +14,7 @@ from typing import Any
 
 import psutil
 import pytest
+
 from gluta_cli import launcher
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups and signals")

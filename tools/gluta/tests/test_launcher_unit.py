@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from gluta_cli import launcher
 from gluta_cli.launcher import ProcessSpec, UpOptions, UsageError
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from gluta_cli import logs
 from gluta_cli.logs import LogFilter, LogReader, format_entry, parse_line, run_logs, select
 

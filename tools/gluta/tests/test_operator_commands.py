@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 import pytest
+
 from gluta_cli import dlq, mail, main, ops, paths, status
 from gluta_cli.paths import ProcessRecord
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from gluta_cli import paths
 from gluta_cli.paths import ProcessRecord
 

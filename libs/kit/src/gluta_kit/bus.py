@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from faststream import AckPolicy, Context
-from gluta_contracts import IntegrationEvent
 from opentelemetry.trace import SpanKind
 
+from gluta_contracts import IntegrationEvent
 from gluta_kit.logging import get_logger
 from gluta_kit.tracing import span_from
 
@@ -163,7 +163,7 @@ class Bus:
             for attempt in range(1, self.max_attempts + 1):
                 try:
                     await sub.handler(body, headers)
-                    log.debug("bus.handled", topic=sub.topic, consumer=sub.consumer, eventId=headers.get("eventId"))
+                    log.info("bus.handled", topic=sub.topic, consumer=sub.consumer, eventId=headers.get("eventId"))
                     await message.ack()
                     return
                 except Exception as exc:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
-from gluta_contracts import ConfigRefreshed
 
+from gluta_contracts import ConfigRefreshed
 from gluta_kit.auth import TokenVerifier
 from gluta_kit.discovery import Registration
 from gluta_kit.errors import AppError, Forbidden, install_error_handlers

@@ -6,10 +6,10 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-from gluta_contracts import IntegrationEvent
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gluta_contracts import IntegrationEvent
 from gluta_kit.db import Database, insert_ignore
 from gluta_kit.models import IdempotencyRecord, InboxMessage, OutboxMessage, utcnow
 from gluta_kit.tracing import inject

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+
 from gluta_contracts import OrderLine, OrderPlaced
 from gluta_kit.bus import Bus
 from gluta_kit.db import Database
@@ -16,7 +18,6 @@ from gluta_kit.models import InboxMessage, OutboxMessage
 from gluta_kit.relay import OutboxRelay
 from gluta_kit.testing import NatsProcess, temp_database
 from gluta_kit.uow import UnitOfWork
-from sqlalchemy import func, select
 
 EMPTY_MIGRATIONS = Path(__file__).parent / "empty_migrations"
 

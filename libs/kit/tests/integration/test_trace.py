@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import httpx
 from fastapi import APIRouter, Request
+
 from gluta_contracts import OrderLine, OrderPlaced
 from gluta_kit.logging import get_logger, setup_logging
 from gluta_kit.service import Service

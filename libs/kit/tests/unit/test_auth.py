@@ -6,6 +6,7 @@ import time
 
 import jwt
 import pytest
+
 from gluta_kit.auth import TokenVerifier
 from gluta_kit.errors import InvalidToken
 from gluta_kit.testing import TestKeys

@@ -2,8 +2,9 @@
 
 import httpx
 from fastapi import FastAPI
-from gluta_kit.errors import AppError, TooManyRequests, install_error_handlers
 from pydantic import BaseModel
+
+from gluta_kit.errors import AppError, TooManyRequests, install_error_handlers
 
 
 class CouponSoldOut(AppError):

@@ -4,6 +4,7 @@ import time
 
 import httpx
 import pytest
+
 from gluta_kit.errors import ServiceUnavailable
 from gluta_kit.http import CircuitBreaker, Instances, ServiceClient
 

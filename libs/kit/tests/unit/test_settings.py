@@ -2,10 +2,11 @@
 
 from typing import Any, ClassVar
 
-import gluta_kit.settings as settings_module
 import pytest
-from gluta_kit.settings import ServiceSettings
 from pydantic import ValidationError
+
+import gluta_kit.settings as settings_module
+from gluta_kit.settings import ServiceSettings
 
 
 class DemoSettings(ServiceSettings):

@@ -1,10 +1,9 @@
 """Run the config service: `python -m gluta_config`."""
 
-from gluta_kit.logging import setup_logging
-from gluta_kit.service import run
-
 from gluta_config.app import create_app
 from gluta_config.settings import ConfigSettings
+from gluta_kit.logging import setup_logging
+from gluta_kit.service import run
 
 
 def main() -> None:

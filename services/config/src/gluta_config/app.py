@@ -1,11 +1,11 @@
 """The config service: merged YAML from a git-tracked folder, and refresh over the bus."""
 
 from fastapi import FastAPI
-from gluta_kit.service import Service
 
 from gluta_config.repository import ConfigRepository
 from gluta_config.router import router
 from gluta_config.settings import ConfigSettings
+from gluta_kit.service import Service
 
 
 def create_app(settings: ConfigSettings) -> FastAPI:

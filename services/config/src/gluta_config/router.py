@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+
+from gluta_config.repository import BadName, ConfigRepository
 from gluta_contracts import ConfigRefreshed
 from gluta_kit.errors import AppError
 from gluta_kit.logging import get_logger
 from gluta_kit.tracing import inject
-
-from gluta_config.repository import BadName, ConfigRepository
 
 router = APIRouter(tags=["config"])
 log = get_logger("gluta.config")

@@ -1,10 +1,9 @@
 """Run the discovery service: `python -m gluta_discovery`."""
 
-from gluta_kit.logging import setup_logging
-from gluta_kit.service import run
-
 from gluta_discovery.app import create_app
 from gluta_discovery.settings import DiscoverySettings
+from gluta_kit.logging import setup_logging
+from gluta_kit.service import run
 
 
 def main() -> None:

@@ -1,11 +1,11 @@
 """The discovery service: a registry of live instances, without a database or a bus."""
 
 from fastapi import FastAPI
-from gluta_kit.service import Service
 
 from gluta_discovery.registry import Registry
 from gluta_discovery.router import router
 from gluta_discovery.settings import DiscoverySettings
+from gluta_kit.service import Service
 
 
 def create_app(settings: DiscoverySettings) -> FastAPI:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from gluta_kit.errors import NotFound
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from gluta_discovery.registry import Registry
+from gluta_kit.errors import NotFound
 
 router = APIRouter(tags=["discovery"])
 

@@ -2,8 +2,9 @@
 
 from typing import ClassVar
 
-from gluta_kit.settings import ServiceSettings
 from pydantic import Field
+
+from gluta_kit.settings import ServiceSettings
 
 
 class DiscoverySettings(ServiceSettings):

@@ -1,4 +1,5 @@
-from gluta_kit.db import run_alembic_env
 from sqlalchemy import MetaData
+
+from gluta_kit.db import run_alembic_env
 
 run_alembic_env(MetaData())

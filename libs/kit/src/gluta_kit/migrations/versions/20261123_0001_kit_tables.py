@@ -7,6 +7,7 @@ Create Date: 2026-11-23
 
 import sqlalchemy as sa
 from alembic import op
+
 from gluta_kit.models import BigId, UTCDateTime
 
 revision = "20261123_0001"
