@@ -441,6 +441,7 @@ class Launcher:
         self.force = False
         self.http = http_client(timeout=1.0)
         self._old_handlers: dict[int, Any] = {}
+        self.janitor: Any = None  # the janitor's cron schedule (gluta_cli.janitor), started once all is ready
 
     # -- output
 
@@ -685,6 +686,7 @@ class Launcher:
             self.say("  waiting until every service is ready…")
             self.wait_ready()
             self.say(self.banner())
+            self.janitor = start_janitor_schedule(self.data_dir, self.specs)
             code = self.supervise()
         except StopRequested:
             assert self.stop_signal is not None
@@ -694,12 +696,23 @@ class Launcher:
             self.say(f"!! startup failed: {exc}")
             code = 1
         finally:
+            if self.janitor is not None:
+                self.janitor.stop()
             try:
                 self.stop_all()
             finally:
                 self.http.close()
                 self.restore_signal_handlers()
         return code
+
+
+def start_janitor_schedule(data_dir: Path, specs: list[ProcessSpec]) -> Any:
+    """Start the janitor's schedule, reading `janitor_cron` from the config service at every tick."""
+    from gluta_cli.janitor import JanitorSchedule
+
+    config = next((s for s in specs if s.name == "config" and s.instance == 0), None)
+    config_url = config.url if config else f"http://{HOST}:{SERVICE_PORTS['config']}"
+    return JanitorSchedule(data_dir, config_url).start()
 
 
 def exit_description(returncode: int | None) -> str:
