@@ -4,23 +4,24 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
-STAMP := $(VENV)/.synced
 
-.PHONY: run test install lint bench bench-gateway bench-rss clean
+.PHONY: run test install install-runtime lint bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
-# Install exactly what uv.lock pins (Python 3.11) whenever the lock file changes.
-$(STAMP): uv.lock pyproject.toml $(UV)
-	$(UV) sync --frozen --python 3.11
-	@touch $(STAMP)
+# Install exactly what uv.lock pins (Python 3.11). `make run` leaves the development tools out, as a
+# production install would (less memory per process); `make test` adds them. uv makes either step a
+# no-op when nothing changed.
+install-runtime: $(UV)
+	$(UV) sync --frozen --no-dev --python 3.11
 
-install: $(STAMP)
+install: $(UV)
+	$(UV) sync --frozen --python 3.11
 
 ## make run — start the whole system in local mode with demo data.
-run: install
+run: install-runtime
 	$(VENV)/bin/gluta up
 
 ## make test — every test: lint, layer rules, unit, integration, e2e and browser tests.

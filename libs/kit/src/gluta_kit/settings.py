@@ -121,6 +121,9 @@ class ServiceSettings(BaseSettings):
         """Return the database URL, defaulting to this service's SQLite file under the data dir."""
         if self.database_url:
             return self.database_url
+        if self.profile == "production":
+            raise ValueError(f"GLUTA_DATABASE_URL must be set for {self.service_name} in production "
+                             "(the SQLite default is for local mode only)")
         path = (self.data_dir / "db" / f"{self.service_name}.db").resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{path}"

@@ -23,9 +23,15 @@ def setup_tracing(service_name: str) -> None:
         trace.set_tracer_provider(_provider)
 
 
+_tracer: trace.Tracer | None = None
+
+
 def tracer() -> trace.Tracer:
-    """Return the kit's tracer."""
-    return trace.get_tracer("gluta")
+    """Return the kit's tracer (one per process: asking OpenTelemetry for it on every span is costly)."""
+    global _tracer
+    if _tracer is None:
+        _tracer = trace.get_tracer("gluta")  # a proxy until a provider is set, then the provider's tracer
+    return _tracer
 
 
 def current_ids() -> tuple[str | None, str | None]:

@@ -76,3 +76,10 @@ def test_reload_with_a_bad_value_is_refused(remote: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         settings.apply_reload({"log_level": "SHOUT"}, "v3")
     assert settings.log_level == "INFO"
+
+
+def test_production_needs_a_database_url(remote: dict[str, Any]) -> None:
+    settings = DemoSettings.load(profile="production")
+    with pytest.raises(ValueError, match="GLUTA_DATABASE_URL"):
+        _ = settings.resolved_database_url
+    assert DemoSettings.load(profile="production", database_url="mysql://db/x").resolved_database_url == "mysql://db/x"

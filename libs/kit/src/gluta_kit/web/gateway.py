@@ -20,12 +20,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import orjson
 from starlette.requests import Request
 
 from gluta_kit.tracing import inject
 
 AUTH_KEY = "auth"
 REFRESH_PATH = "/api/user-service/token/refresh"
+# a 401 with one of these codes is about what the user typed (a password), not about the access token
+CREDENTIAL_CODES = frozenset({"INVALID_CREDENTIALS"})
 
 
 class ApiError(Exception):
@@ -117,30 +120,41 @@ class GatewayClient:
                    json: Any = None, params: Mapping[str, Any] | None = None,
                    headers: Mapping[str, str] | None = None, files: Any = None, data: Any = None,
                    raise_for_status: bool = True) -> httpx.Response:
-        """Send one call; `auth` is "required" (LoginRequired without tokens), "optional" or "none"."""
+        """Send one call; `auth` is "required" (LoginRequired without tokens), "optional" or "none".
+
+        With "optional", a member whose session just expired is served as a guest (with the flashed message).
+        """
         token = None
         if auth != "none" and request is not None:
-            token = await self._access_token(request)
-            if token is None and auth == "required":
-                raise LoginRequired()
-        response = await self._send(request, method, path, token, json=json, params=params, headers=headers,
-                                    files=files, data=data)
-        if response.status_code == 401 and token is not None and request is not None:
-            token = await self._access_token(request, force=True, rejected=token)
-            if token is None:
-                raise LoginRequired(expired=True)
-            response = await self._send(request, method, path, token, json=json, params=params,
-                                        headers=headers, files=files, data=data)
-            if response.status_code == 401:
+            token = await self._token_or_guest(request, auth)
+        kwargs = {"json": json, "params": params, "headers": headers, "files": files, "data": data}
+        response = await self._send(request, method, path, token, **kwargs)
+        if _token_rejected(response) and token is not None and request is not None:
+            token = await self._token_or_guest(request, auth, force=True, rejected=token)
+            response = await self._send(request, method, path, token, **kwargs)
+            if _token_rejected(response) and token is not None:
                 await self._drop_tokens(request)
-                raise LoginRequired(expired=True)
+                if auth == "required":
+                    raise LoginRequired(expired=True)
+                response = await self._send(request, method, path, None, **kwargs)
         if raise_for_status and response.status_code >= 400:
             raise ApiError.from_response(response)
         return response
 
+    async def _token_or_guest(self, request: Request, auth: str, **kwargs: Any) -> str | None:
+        try:
+            token = await self._access_token(request, **kwargs)
+        except LoginRequired:
+            if auth == "required":
+                raise
+            return None
+        if token is None and auth == "required":
+            raise LoginRequired(expired=bool(kwargs))
+        return token
+
     async def get(self, request: Request | None, path: str, **kwargs: Any) -> Any:
         """GET and decode JSON."""
-        return (await self.call(request, "GET", path, **kwargs)).json()
+        return orjson.loads((await self.call(request, "GET", path, **kwargs)).content)
 
     async def post(self, request: Request | None, path: str, **kwargs: Any) -> Any:
         """POST and decode JSON (None for an empty answer)."""
@@ -222,7 +236,18 @@ class GatewayClient:
             await request.session.persist()
 
 
+def _token_rejected(response: httpx.Response) -> bool:
+    """Return True for a 401 about the token (not about a password the user typed)."""
+    if response.status_code != 401:
+        return False
+    try:
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        return True
+    return code not in CREDENTIAL_CODES
+
+
 def _json_or_none(response: httpx.Response) -> Any:
     if response.status_code == 204 or not response.content:
         return None
-    return response.json()
+    return orjson.loads(response.content)
