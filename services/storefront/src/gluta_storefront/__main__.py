@@ -2,7 +2,6 @@
 
 from gluta_kit.logging import setup_logging
 from gluta_kit.service import run
-
 from gluta_storefront.app import create_app
 from gluta_storefront.settings import StorefrontSettings
 
