@@ -1,10 +1,9 @@
 """Run the admin service: `python -m gluta_admin`."""
 
-from gluta_kit.logging import setup_logging
-from gluta_kit.service import run
-
 from gluta_admin.app import create_app
 from gluta_admin.settings import AdminSettings
+from gluta_kit.logging import setup_logging
+from gluta_kit.service import run
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Admin login and logout, and the language switch."""

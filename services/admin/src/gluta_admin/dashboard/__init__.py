@@ -1,0 +1,1 @@
+"""The sales dashboard: revenue, units, orders, VIPs, best products, coupons."""

@@ -1,0 +1,1 @@
+"""Product images served through the admin (the API gives gateway-relative URLs)."""

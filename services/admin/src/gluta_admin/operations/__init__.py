@@ -1,0 +1,1 @@
+"""The operations page: instances, health, outbox lag, breakers, config version, dead letters."""

@@ -1,0 +1,1 @@
+"""Products: list, search, create, edit with images, delete."""

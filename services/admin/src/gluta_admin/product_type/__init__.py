@@ -1,0 +1,1 @@
+"""Product types: list, create, delete."""
