@@ -207,7 +207,7 @@ def test_admin_console_journey(system: dict[str, Any], accounts: dict[str, dict[
     page.fill("#password", accounts["member"]["password"])
     page.click("button[type=submit]")
     page.wait_for_selector("#login-error")
-    assert "관리자 계정으로만" in page.inner_text("#login-error")
+    assert "관리자 계정이 아닙니다" in page.inner_text("#login-error")
     shot(page, "02_login_member_refused")
     page.goto(f"{admin_url}/products")
     assert "/login" in page.url

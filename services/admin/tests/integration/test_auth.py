@@ -41,10 +41,9 @@ async def test_admin_logs_in_and_lands_where_it_wanted(client, csrf, accounts, f
 
 async def test_a_members_credentials_are_refused_with_a_clear_message(client, csrf, accounts, fake_gateway):
     response = await login(client, csrf, "shopper", accounts["member"]["password"])
-    assert response.status_code == 403
-    assert "고객(회원) 계정입니다" in response.text  # "this is a member account; admins only"
-    # the member tokens obtained to tell the cases apart were revoked at once and never kept
-    assert any(token.startswith("member-refresh") for token in fake_gateway.revoked)
+    assert response.status_code == 401
+    assert "관리자 계정이 아닙니다" in response.text  # "wrong, or not an administrator account"
+    assert not any(path == "/api/user-service/login" for _, path, _ in fake_gateway.calls)  # never tried as member
     assert (await client.get("/")).status_code == 303
 
 

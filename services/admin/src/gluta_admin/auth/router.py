@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from gluta_admin.auth.service import is_member_account
 from gluta_admin.web import _, current_admin, gateway, redirect, render, safe_next
 from gluta_kit.web import ApiError, GatewayUnavailable, flash, verify_csrf
 from gluta_kit.web.gateway import AUTH_KEY, store_tokens
@@ -49,9 +48,7 @@ async def login(request: Request) -> Response:
         if exc.status == 429:
             return refuse(_("Too many attempts. Wait a few minutes and try again."), 429)
         if exc.status in (400, 401, 422):
-            if await is_member_account(client, request, login_id, password):
-                return refuse(_("This is a customer (member) account. The admin console accepts administrator "
-                                "accounts only."), 403)
+            # The user service refuses members' credentials here as it refuses wrong ones: one message for both.
             return refuse(_("The login ID or password is wrong, or this is not an administrator account."), 401)
         return refuse(_("Logging in failed. Try again shortly."), 502)
     member = tokens.get("member") if isinstance(tokens, dict) else None
