@@ -104,7 +104,7 @@ def balance(client: httpx.Client, member: str) -> int:
     return api(client, "GET", "/api/order-service/wallet", member).json()["balance"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def shop(cluster: Any) -> Any:
     client = httpx.Client(base_url=cluster.gateway, timeout=15)
     admin = login(client, "/api/user-service/admin/login", *cluster.admin)
