@@ -269,10 +269,13 @@ def _release_free_memory() -> None:
         pass
 
 
-def run(app: FastAPI, settings: ServiceSettings) -> None:
-    """Serve the app with uvicorn on the settings' host and port, logging JSON to stdout."""
+def run(app: FastAPI, settings: ServiceSettings, *, http: str | type[asyncio.Protocol] = "httptools") -> None:
+    """Serve the app with uvicorn on the settings' host and port, logging JSON to stdout.
+
+    `http` is uvicorn's HTTP protocol: a name, or a protocol class (the gateway passes its own).
+    """
     import uvicorn
 
     setup_logging(type(settings).service_name, settings.log_level)
-    uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools", log_config=None,
+    uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http=http, log_config=None,
                 access_log=False, lifespan="on", timeout_graceful_shutdown=5, server_header=False)
