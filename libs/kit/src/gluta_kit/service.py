@@ -190,6 +190,10 @@ class Service:
             finally:
                 await service.stop()
 
+        # The kit's middleware already makes the one server span per request and the metrics; FastAPI's own
+        # telemetry would add a second span, operation spans and metrics to every request.
+        fastapi_kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False,
+                                                "operation_spans": False})
         app = FastAPI(title=title or f"gluta {self.name}", lifespan=lifespan, **fastapi_kwargs)
         app.state.service = self
         app.state.verifier = self.verifier
