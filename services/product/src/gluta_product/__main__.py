@@ -2,7 +2,6 @@
 
 from gluta_kit.logging import setup_logging
 from gluta_kit.service import run
-
 from gluta_product.app import create_app
 from gluta_product.settings import ProductSettings
 

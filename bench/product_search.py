@@ -1,0 +1,378 @@
+"""Product search benchmark: a large catalog, page queries against the running product service.
+
+    .venv/bin/python bench/product_search.py [--products 100000] [--database sqlite|mysql|postgres]
+                                             [--queries 60] [--concurrency 1] [--seconds 5]
+
+1. Generates `--products` products (Korean and English names, descriptions and HTML content, types,
+   styles, varied prices, likes and sales) and bulk-inserts them through the service's own models
+   and search-text functions (no HTTP), into a fresh database: a SQLite file in a temp folder, or a
+   temporary MariaDB/PostgreSQL database on the server named by GLUTA_TEST_MYSQL_URL /
+   GLUTA_TEST_POSTGRES_URL (dropped at the end).
+2. Starts the product service on a free port of 127.0.0.1 as its own process (in-memory event bus).
+3. Times keyword + filter + sort page queries over HTTP, per query shape (p50/p95/p99), then likes
+   (PUT /products/{id}/like by many members) and detail reads per second for `--seconds` each.
+Goal: p95 <= 50 ms for search on SQLite and on MariaDB. Everything started is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+
+TYPES = ["아우터", "상의", "하의", "원피스", "신발", "가방", "액세서리"]
+STYLES = ["캐주얼", "미니멀", "스트릿", "빈티지", "오피스", "러블리", "스포티", "클래식"]
+KO_ADJ = ["오버핏", "슬림", "크롭", "롱", "베이직", "빈티지", "소프트", "하이넥", "와이드", "캐시미어", "경량",
+          "투웨이"]
+KO_MAT = ["울", "코튼", "린넨", "데님", "레더", "니트", "플리스", "쉬폰", "코듀로이", "나일론", "스웨이드", "트위드"]
+KO_ITEM = {
+    "아우터": ["가디건", "코트", "재킷", "점퍼", "패딩", "블레이저"],
+    "상의": ["티셔츠", "셔츠", "블라우스", "스웨터", "후드티", "조끼"],
+    "하의": ["팬츠", "슬랙스", "스커트", "조거", "반바지", "청바지"],
+    "원피스": ["원피스", "롱 원피스", "셔츠 원피스", "랩 원피스"],
+    "신발": ["스니커즈", "로퍼", "부츠", "샌들", "슬립온"],
+    "가방": ["토트백", "크로스백", "숄더백", "백팩", "클러치"],
+    "액세서리": ["머플러", "비니", "목걸이", "벨트", "귀걸이", "모자"],
+}
+EN_ADJ = ["Oversized", "Slim", "Cropped", "Long", "Basic", "Vintage", "Soft", "Classic", "Wide", "Light"]
+EN_MAT = ["Wool", "Cotton", "Linen", "Denim", "Leather", "Knit", "Fleece", "Chiffon", "Corduroy", "Nylon"]
+EN_ITEM = {
+    "아우터": ["Cardigan", "Coat", "Jacket", "Parka", "Blazer"], "상의": ["T-Shirt", "Shirt", "Blouse", "Sweater"],
+    "하의": ["Pants", "Slacks", "Skirt", "Joggers", "Jeans"], "원피스": ["Dress", "Maxi Dress", "Shirt Dress"],
+    "신발": ["Sneakers", "Loafers", "Boots", "Sandals"], "가방": ["Tote Bag", "Cross Bag", "Backpack"],
+    "액세서리": ["Muffler", "Beanie", "Necklace", "Belt", "Cap"],
+}
+KO_DESC = ["부드러운 소재와 편안한 핏으로 데일리룩에 잘 어울립니다.", "간절기부터 겨울까지 활용도 높은 아이템입니다.",
+           "어떤 하의와도 잘 어울리는 기본 디자인입니다.", "고급스러운 촉감과 세련된 실루엣이 돋보입니다."]
+EN_DESC = ["A timeless piece that goes with everything.", "Comfortable from morning to night, easy to care for.",
+           "Clean lines and a relaxed fit for every day.", "Made to last, season after season."]
+
+# (label, query params): keyword + filter + sort page queries, the shapes a shop front sends.
+QUERY_SHAPES: list[tuple[str, list[dict[str, Any]]]] = [
+    ("browse newest (no keyword)", [{}]),
+    ("2-char Korean keyword", [{"keyword": k} for k in ("니트", "코트", "셔츠", "데님", "로퍼", "부츠")]),
+    ("1-char keyword '울' (~66% match)", [{"keyword": "울"}]),
+    ("3+ char Korean keyword", [{"keyword": k} for k in ("가디건", "스니커즈", "오버핏 울", "크로스백", "청바지")]),
+    ("English keyword", [{"keyword": k} for k in ("wool", "cardigan", "leather jacket", "sneakers", "knit")]),
+    ("keyword + type + priceAsc", [{"keyword": k, "type": t, "sort": "priceAsc"}
+                                   for k, t in (("니트", 1), ("wool", 1), ("코튼", 2), ("denim", 3))]),
+    ("keyword + style + price + popular", [{"keyword": k, "style": s, "minPrice": 20_000, "maxPrice": 120_000,
+                                            "sort": "popular"} for k, s in (("니트", "캐주얼"), ("가디건", "미니멀"),
+                                                                            ("leather", "스트릿"))]),
+    ("type + sort by name", [{"type": t, "sort": "name"} for t in (2, 5, 7)]),
+    ("deep page (page 50)", [{"keyword": "니트", "page": 50}, {"page": 50, "sort": "priceDesc"}]),
+    ("no match", [{"keyword": "존재하지않는상품"}, {"keyword": "zzqx"}]),
+]
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Return the p-th percentile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+# --------------------------------------------------------------------------- data generation
+
+
+def make_rows(first_id: int, count: int, dialect: str, type_ids: list[int]) -> tuple[list[dict], list[dict],
+                                                                                     list[dict]]:
+    """Build product rows (with their derived search columns), style rows and (MariaDB) gram rows."""
+    from gluta_kit.models import utcnow
+    from gluta_product.catalog.search import build_search_grams, build_search_text, grams_of
+
+    rng = random.Random(first_id)
+    start = utcnow() - timedelta(days=365)
+    products: list[dict] = []
+    styles: list[dict] = []
+    grams: list[dict] = []
+    for i in range(first_id, first_id + count):
+        type_index = rng.randrange(len(TYPES))
+        type_name = TYPES[type_index]
+        if rng.random() < 0.3:
+            name = f"{rng.choice(EN_ADJ)} {rng.choice(EN_MAT)} {rng.choice(EN_ITEM[type_name])}"
+            description = f"{name}. {rng.choice(EN_DESC)}"
+            content = f"<p>{rng.choice(EN_DESC)}</p><ul><li>{rng.choice(EN_MAT)} blend</li><li>Model wears M</li></ul>"
+        else:
+            name = f"{rng.choice(KO_ADJ)} {rng.choice(KO_MAT)} {rng.choice(KO_ITEM[type_name])}"
+            description = f"{name} — {rng.choice(KO_DESC)}"
+            content = (f"<p>{rng.choice(KO_DESC)}</p><ul><li>소재: {rng.choice(KO_MAT)}</li>"
+                       "<li>모델 착용: FREE</li></ul>")
+        name = f"{name} {i}"
+        search_text = build_search_text(name, description, content)
+        created = start + timedelta(seconds=i * 300)
+        products.append({
+            "id": i, "name": name, "sort_name": name.lower(), "description": description, "content": content,
+            "product_type_id": type_ids[type_index], "unit_price": rng.randrange(50, 3000) * 100,
+            "quantity": rng.choice([0, 1, 5, 20, 50, 100, 300]), "like_count": int(rng.paretovariate(1.5)) - 1,
+            "units_sold": int(rng.paretovariate(1.2)) - 1, "thumbnail_image_id": None, "search_text": search_text,
+            "search_grams": build_search_grams(search_text, dialect), "created_at": created, "updated_at": created,
+            "deleted_at": None,
+        })
+        for style in rng.sample(STYLES, rng.choice([1, 1, 2, 3])):
+            styles.append({"product_id": i, "style": style})
+        if dialect == "mysql":
+            grams.extend({"gram": g, "product_id": i} for g in grams_of(search_text))
+    return products, styles, grams
+
+
+async def load_catalog(database_url: str, count: int, batch: int = 2000) -> float:
+    """Migrate a fresh database and bulk-insert `count` products; return the seconds it took."""
+    from sqlalchemy import insert
+
+    from gluta_kit.db import Database
+    from gluta_kit.models import utcnow
+    from gluta_product.app import MIGRATIONS
+    from gluta_product.catalog.models import Product, ProductGram, ProductStyle, ProductType
+
+    db = Database(database_url)
+    started = time.perf_counter()
+    await db.migrate(MIGRATIONS)
+    async with db.write_engine.begin() as conn:
+        await conn.execute(insert(ProductType.__table__), [
+            {"id": i + 1, "type": t, "created_at": utcnow()} for i, t in enumerate(TYPES)])
+    type_ids = list(range(1, len(TYPES) + 1))
+    done = 0
+    while done < count:
+        size = min(batch, count - done)
+        products, styles, grams = await asyncio.to_thread(make_rows, done + 1, size, db.dialect, type_ids)
+        async with db.write_engine.begin() as conn:
+            await conn.execute(insert(Product.__table__), products)
+            await conn.execute(insert(ProductStyle.__table__), styles)
+            for at in range(0, len(grams), 50_000):
+                await conn.execute(insert(ProductGram.__table__), grams[at:at + 50_000])
+        done += size
+        print(f"\r  inserted {done:,}/{count:,}", end="", flush=True)
+    print()
+    # After a bulk import, compact the text indexes (as an operator would after any big import; see the
+    # service README): InnoDB's FULLTEXT index built row by row is fragmented and many times slower.
+    async with db.write_engine.begin() as conn:
+        if db.dialect == "sqlite":
+            await conn.exec_driver_sql("INSERT INTO product_fts(product_fts) VALUES ('optimize')")
+            await conn.exec_driver_sql("INSERT INTO product_gram_fts(product_gram_fts) VALUES ('optimize')")
+    async with db.write_engine.begin() as conn:
+        if db.dialect == "sqlite":
+            await conn.exec_driver_sql("ANALYZE")
+        elif db.dialect == "postgresql":
+            await conn.exec_driver_sql("ANALYZE")
+        else:
+            await conn.exec_driver_sql("ANALYZE TABLE product, product_style, product_gram")
+    if db.dialect == "postgresql":
+        async with db.write_engine.begin() as conn:  # keep ids from colliding with later inserts
+            await conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('product', 'id'), "
+                                       "(SELECT max(id) FROM product))")
+    await db.dispose()
+    return time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- the service process
+
+
+def serve(port: int, data_dir: str, database_url: str, jwks_path: str) -> None:
+    """Run the product service with an in-memory bus (child process)."""
+    import uvicorn
+    from faststream.nats import TestNatsBroker
+
+    from gluta_kit.logging import setup_logging
+    from gluta_product.app import create_app
+    from gluta_product.settings import ProductSettings
+
+    setup_logging("product", "WARNING")
+    settings = ProductSettings.load(data_dir=Path(data_dir), database_url=database_url, port=port, host=HOST,
+                                    discovery_url=None, config_url=None, log_level="WARNING")
+    app = create_app(settings)
+    service = app.state.service
+    service.verifier.set_keys(json.loads(Path(jwks_path).read_text()))
+    service.bus.in_memory = True
+
+    async def main() -> None:
+        async with TestNatsBroker(service.bus.broker):
+            config = uvicorn.Config(app, host=HOST, port=port, log_config=None, access_log=False, lifespan="on",
+                                    loop="uvloop", http="httptools")
+            await uvicorn.Server(config).serve()
+
+    asyncio.run(main())
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+async def timed(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> tuple[float, httpx.Response]:
+    started = time.perf_counter()
+    response = await client.request(method, url, **kwargs)
+    return (time.perf_counter() - started) * 1000, response
+
+
+async def measure_search(client: httpx.AsyncClient, rounds: int, concurrency: int) -> list[tuple[str, list[float],
+                                                                                                   int]]:
+    """Run every query shape `rounds` times; return (label, latencies ms, example total)."""
+    results = []
+    for label, variants in QUERY_SHAPES:
+        latencies: list[float] = []
+        total = 0
+        queue = [variants[i % len(variants)] for i in range(rounds)]
+        for params in variants:  # warm up
+            await client.get("/products/search", params=params)
+
+        async def worker(queue: list[dict[str, Any]], latencies: list[float]) -> int:
+            seen = 0
+            while queue:
+                params = queue.pop()
+                ms, response = await timed(client, "GET", "/products/search", params=params)
+                assert response.status_code == 200, response.text
+                latencies.append(ms)
+                seen = max(seen, response.json()["total"])
+            return seen
+
+        totals = await asyncio.gather(*(worker(queue, latencies) for _ in range(concurrency)))
+        total = max(totals)
+        results.append((label, latencies, total))
+    return results
+
+
+async def rate(client: httpx.AsyncClient, seconds: float, concurrency: int, make_request: Any) -> tuple[float, float]:
+    """Send requests from `concurrency` workers for `seconds`; return (requests per second, p95 ms)."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker(worker_id: int) -> None:
+        n = 0
+        while time.perf_counter() < deadline:
+            method, url, kwargs = make_request(worker_id, n)
+            ms, response = await timed(client, method, url, **kwargs)
+            assert response.status_code < 300, response.text
+            latencies.append(ms)
+            n += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - started), percentile(latencies, 95)
+
+
+def spawn_service(port: int, tmp: Path, database_url: str, jwks: Path) -> tuple[subprocess.Popen[bytes], Any]:
+    """Start the service process, logging to a file in the temp folder."""
+    log = open(tmp / "service.log", "w")  # noqa: SIM115 - closed by the caller
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port), str(tmp), database_url, str(jwks)],
+                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    return process, log
+
+
+async def run(args: argparse.Namespace) -> int:
+    from gluta_kit.testing import TestKeys, server_url, temp_database
+
+    async with AsyncExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gluta-bench-")))
+        if args.database == "sqlite":
+            database_url = f"sqlite+aiosqlite:///{tmp / 'product.db'}"
+        else:
+            server = server_url(args.database)
+            if not server:
+                print(f"GLUTA_TEST_{args.database.upper()}_URL is not set", file=sys.stderr)
+                return 2
+            database_url = await stack.enter_async_context(temp_database(server))
+        print(f"== product search benchmark: {args.products:,} products on {args.database} "
+              f"(load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        seconds = await load_catalog(database_url, args.products)
+        print(f"  generated and loaded in {seconds:.1f} s ({args.products / seconds:,.0f} products/s)")
+
+        keys = TestKeys()
+        jwks = tmp / "jwks.json"
+        jwks.write_text(json.dumps(keys.jwks))
+        port = free_port()
+        process, log = spawn_service(port, tmp, database_url, jwks)
+        try:
+            base = f"http://{HOST}:{port}"
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                for _ in range(300):
+                    try:
+                        if (await client.get("/health")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+                else:
+                    print((tmp / "service.log").read_text()[-3000:])
+                    return 1
+                print(f"\n-- search pages over HTTP ({args.queries} queries per shape, concurrency "
+                      f"{args.concurrency}, size 20)")
+                print(f"  {'query shape':38} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  total")
+                everything: list[float] = []
+                for label, latencies, total in await measure_search(client, args.queries, args.concurrency):
+                    everything += latencies
+                    print(f"  {label:38} {statistics.median(latencies):7.1f}ms {percentile(latencies, 95):7.1f}ms "
+                          f"{percentile(latencies, 99):7.1f}ms {max(latencies):7.1f}ms  {total:,}")
+                p95 = percentile(everything, 95)
+                print(f"  {'ALL':38} {statistics.median(everything):7.1f}ms {p95:7.1f}ms "
+                      f"{percentile(everything, 99):7.1f}ms {max(everything):7.1f}ms")
+                print(f"  goal p95 <= 50 ms: {'MET' if p95 <= 50 else 'NOT MET'}   "
+                      f"(load average now {os.getloadavg()[0]:.1f}: other processes share the cores)")
+
+                members = [keys.bearer(1000 + i, "member") for i in range(500)]
+                rng = random.Random(3)
+
+                def like(worker: int, n: int) -> tuple[str, str, dict[str, Any]]:
+                    return "PUT", f"/products/{rng.randrange(1, args.products + 1)}/like", {
+                        "headers": members[(worker * 7919 + n) % len(members)]}
+
+                def detail(worker: int, n: int) -> tuple[str, str, dict[str, Any]]:
+                    return "GET", f"/products/{rng.randrange(1, args.products + 1)}", {}
+
+                print(f"\n-- writes and reads per second ({args.seconds:.0f} s each, {args.rate_concurrency} "
+                      "concurrent clients)")
+                per_second, p95_health = await rate(client, args.seconds, args.rate_concurrency,
+                                                    lambda w, n: ("GET", "/health", {}))
+                print(f"  GET /health (baseline)     {per_second:8.0f} /s   p95 {p95_health:6.1f} ms")
+                per_second, p95_like = await rate(client, args.seconds, args.rate_concurrency, like)
+                print(f"  PUT /products/{{id}}/like   {per_second:8.0f} /s   p95 {p95_like:6.1f} ms")
+                per_second, p95_detail = await rate(client, args.seconds, args.rate_concurrency, detail)
+                print(f"  GET /products/{{id}}        {per_second:8.0f} /s   p95 {p95_detail:6.1f} ms")
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.close()
+    return 0
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--products", type=int, default=100_000, help="catalog size (default 100,000)")
+    parser.add_argument("--database", choices=["sqlite", "mysql", "postgres"], default="sqlite")
+    parser.add_argument("--queries", type=int, default=60, help="queries per shape")
+    parser.add_argument("--concurrency", type=int, default=1, help="concurrent search clients")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of the like and detail runs")
+    parser.add_argument("--rate-concurrency", type=int, default=8, help="concurrent clients for likes/detail")
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

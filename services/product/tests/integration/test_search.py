@@ -1,0 +1,179 @@
+"""Search: one suite, run on SQLite and (when their URLs are set) on MariaDB and PostgreSQL.
+
+The same catalog must give the same answers on every dialect: Korean and English substrings of
+name, description and content, filters, the five sorts, exact totals and paging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select, text
+
+from gluta_contracts import OrderConfirmed, OrderLine
+from gluta_product.catalog.models import Product
+from gluta_product.catalog.search import keyword_condition
+from gluta_product.stock.service import count_sales
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CATALOG = [
+    # key, name, description, content, type, styles, price
+    ("cardigan", "울 니트 가디건", "따뜻한 겨울 아우터", "<p>부드러운 <b>울</b> 소재</p>", "아우터", ["캐주얼"],
+     59_000),
+    ("sweater", "스트라이프 니트 스웨터", "Soft stripe knit", "", "상의", ["캐주얼", "빈티지"], 39_000),
+    ("wool", "Wool Knit Cardigan", "A classic cardigan", "<p>100% wool</p>", "아우터", ["미니멀"], 89_000),
+    ("denim", "와이드 데님 팬츠", "데일리 청바지", "<p>니트 소재 아님</p>", "하의", ["캐주얼"], 49_000),
+    ("slacks", "Slim Slacks", "office pants_50%", "<script>hidden니트</script><p>stretch</p>", "하의",
+     ["오피스"], 45_000),
+    ("linen", "린넨 셔츠", "여름 셔츠", "", "상의", [], 29_000),
+    ("beanie", "KNITTED Beanie", "", "", "상의", [], 15_000),
+]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "mysql", "postgres"])
+async def catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, start_app: Any,
+                  fresh_database: Any) -> AsyncIterator[tuple[Any, dict[str, int], dict[str, int]]]:
+    async with fresh_database(request.param) as url, start_app(tmp_path_factory.mktemp(request.param), url) as api:
+        types = {name: await api.create_type(name) for name in ("아우터", "상의", "하의")}
+        ids: dict[str, int] = {}
+        for key, name, description, content, type_name, styles, price in CATALOG:
+            product = await api.create_product(types[type_name], name, description=description, content=content,
+                                               styles=styles, price=price)
+            ids[key] = product["productId"]
+        assert (await api.client.delete(f"/products/{ids['linen']}", headers=api.admin)).status_code == 204
+        for member, key in ((11, "wool"), (12, "wool"), (11, "sweater")):
+            assert (await api.client.put(f"/products/{ids[key]}/like", headers=api.member(member))).status_code == 204
+        await count_sales(api.service.uow(), OrderConfirmed(order_id=1, member_id=11, pay_amount=1,
+                                                            lines=[OrderLine(product_id=ids["denim"], quantity=5)]))
+        yield api, ids, types
+
+
+async def find(api: Any, **params: Any) -> dict[str, Any]:
+    response = await api.client.get("/products/search", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def keys_of(body: dict[str, Any], ids: dict[str, int]) -> list[str]:
+    by_id = {v: k for k, v in ids.items()}
+    return [by_id[item["productId"]] for item in body["items"]]
+
+
+@pytest.mark.parametrize(("keyword", "expected"), [
+    ("니트", {"cardigan", "sweater", "denim"}),          # two syllables: name and content; not the script
+    ("니", {"cardigan", "sweater", "denim"}),            # one syllable
+    ("니트 가디건", {"cardigan"}),                       # a phrase with a space
+    ("트 가", {"cardigan"}),                             # any substring, across words
+    ("울", {"cardigan"}),                                # one syllable found in the name and the content
+    ("knit", {"sweater", "wool", "beanie"}),             # English, any case, description too
+    ("KNIT", {"sweater", "wool", "beanie"}),
+    ("it", {"sweater", "wool", "beanie"}),
+    ("wool", {"wool"}),                                  # content text
+    ("청바지", {"denim"}),                               # description only
+    ("50%", {"slacks"}),                                 # LIKE wildcards are plain characters
+    ("%", {"slacks", "wool"}),
+    ("_", {"slacks"}),
+    ("hidden", set()),                                   # script content was removed on the way in
+    ("셔츠", set()),                                     # the only match is deleted
+    ("니트 가디건 아님", set()),
+    ("아우터\n니트", set()),                             # no match across two fields
+])
+async def test_keyword_matches_substrings(catalog: Any, keyword: str, expected: set[str]) -> None:
+    api, ids, _ = catalog
+    body = await find(api, keyword=keyword, size=100)
+    assert set(keys_of(body, ids)) == expected
+    assert body["total"] == len(expected)
+
+
+async def test_filters_by_type_style_and_price(catalog: Any) -> None:
+    api, ids, types = catalog
+    assert set(keys_of(await find(api, keyword="니트", type=types["아우터"]), ids)) == {"cardigan"}
+    assert set(keys_of(await find(api, style="캐주얼"), ids)) == {"cardigan", "sweater", "denim"}
+    assert set(keys_of(await find(api, style="#캐주얼", keyword="knit"), ids)) == {"sweater"}
+    body = await find(api, minPrice=40_000, maxPrice=60_000)
+    assert set(keys_of(body, ids)) == {"cardigan", "denim", "slacks"} and body["total"] == 3
+    assert (await find(api, minPrice=100_000))["total"] == 0
+
+
+async def test_sorts(catalog: Any) -> None:
+    api, ids, _ = catalog
+    assert keys_of(await find(api), ids) == ["beanie", "slacks", "denim", "wool", "sweater", "cardigan"]
+    assert keys_of(await find(api, sort="priceAsc"), ids) == ["beanie", "sweater", "slacks", "denim", "cardigan",
+                                                            "wool"]
+    assert keys_of(await find(api, sort="priceDesc"), ids) == ["wool", "cardigan", "denim", "slacks", "sweater",
+                                                             "beanie"]
+    assert keys_of(await find(api, sort="name"), ids) == ["beanie", "slacks", "wool", "sweater", "denim",
+                                                        "cardigan"]
+    assert keys_of(await find(api, sort="popular"), ids) == ["denim", "wool", "sweater", "beanie", "slacks",
+                                                           "cardigan"]
+
+
+@pytest.mark.parametrize("keyword", ["니트", "knit", "it", "울", "니트 가디건"])
+@pytest.mark.parametrize("sort", ["newest", "priceAsc", "priceDesc", "name", "popular"])
+async def test_large_match_plan_gives_the_same_pages(catalog: Any, monkeypatch: pytest.MonkeyPatch, keyword: str,
+                                                     sort: str) -> None:
+    api, ids, _ = catalog
+    for extra in ({}, {"style": "캐주얼"}):
+        expected = [await find(api, keyword=keyword, sort=sort, size=2, page=page, **extra) for page in (1, 2)]
+        monkeypatch.setattr("gluta_product.catalog.service.MANY_MATCHES", 0)  # walk the sort index instead
+        monkeypatch.setattr("gluta_product.catalog.service.WALK_FACTOR", 0)
+        assert [await find(api, keyword=keyword, sort=sort, size=2, page=page, **extra) for page in (1, 2)] == expected
+        monkeypatch.undo()
+
+
+async def test_pages_are_cut_in_the_database_with_exact_totals(catalog: Any) -> None:
+    api, ids, _ = catalog
+    first = await find(api, sort="priceAsc", size=4, page=1)
+    second = await find(api, sort="priceAsc", size=4, page=2)
+    beyond = await find(api, sort="priceAsc", size=4, page=3)
+    assert (first["total"], second["total"], beyond["total"]) == (6, 6, 6)
+    assert keys_of(first, ids) + keys_of(second, ids) == ["beanie", "sweater", "slacks", "denim", "cardigan", "wool"]
+    assert beyond["items"] == []
+    # a product with two styles is counted once
+    assert (await find(api, keyword="스웨터"))["total"] == 1
+
+
+async def test_summary_fields(catalog: Any) -> None:
+    api, ids, _ = catalog
+    response = await api.client.get("/products/search", params={"keyword": "stripe"}, headers=api.member(11))
+    item = response.json()["items"][0]
+    assert item["productId"] == ids["sweater"]
+    assert item["productType"]["type"] == "상의"
+    assert item["productStyles"] == ["빈티지", "캐주얼"]
+    assert (item["likeCount"], item["liked"], item["soldOut"], item["inquiryCount"]) == (1, True, False, 0)
+    guest = (await find(api, keyword="stripe"))["items"][0]
+    assert guest["liked"] is False
+
+
+@pytest.mark.parametrize("params", [{"sort": "cheapest"}, {"page": 0}, {"size": 101}, {"minPrice": -1},
+                                    {"type": "abc"}, {"page": "999999999999999999999"}, {"keyword": "x" * 201}])
+async def test_bad_search_input_is_422(catalog: Any, params: dict[str, Any]) -> None:
+    api, _, _ = catalog
+    response = await api.client.get("/products/search", params=params)
+    assert response.status_code == 422
+    assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+async def test_keyword_search_is_served_by_a_text_index(catalog: Any) -> None:
+    api, _, _ = catalog
+    db = api.service.db
+    expected = {
+        "sqlite": {"knit": "product_fts", "니트": "product_gram_fts"},
+        "postgresql": {"knit": "ix_product_search_trgm", "니트": "ix_product_search_grams"},
+        "mysql": {"knit": "product_gram", "니트": "product_gram"},
+    }[db.dialect]
+    async with db.read_sessions() as session:
+        if db.dialect == "postgresql":
+            await session.execute(text("SET enable_seqscan = off"))  # tiny table: ask whether the index CAN serve
+        explain = "EXPLAIN QUERY PLAN" if db.dialect == "sqlite" else "EXPLAIN"
+        for term, index in expected.items():
+            statement = select(Product.id).where(keyword_condition(db.dialect, term))
+            compiled = str(statement.compile(dialect=session.bind.dialect, compile_kwargs={"literal_binds": True}))
+            assert "LIKE '%" not in compiled.upper() or db.dialect == "postgresql"
+            plan = " | ".join(" ".join(str(v) for v in row) for row in
+                              (await session.execute(text(f"{explain} {compiled}"))).all())
+            assert index in plan, plan
