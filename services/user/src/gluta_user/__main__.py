@@ -1,18 +1,8 @@
-"""Run the user service: `python -m gluta_user`."""
+"""Run the user service: `python -m gluta_user [serve | admin-create LOGIN_ID | rotate-keys [--now]]`."""
 
-from gluta_kit.logging import setup_logging
-from gluta_kit.service import run
+import sys
 
-from gluta_user.app import create_app
-from gluta_user.settings import UserSettings
-
-
-def main() -> None:
-    """Start the user service."""
-    setup_logging("user")
-    settings = UserSettings.load()
-    run(create_app(settings), settings)
-
+from gluta_user.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

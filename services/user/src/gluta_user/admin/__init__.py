@@ -1,0 +1,1 @@
+"""Operators: their accounts and the member listing."""

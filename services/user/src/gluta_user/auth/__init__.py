@@ -1,0 +1,1 @@
+"""Login, access and refresh tokens, signing keys, login throttling."""

@@ -1,0 +1,1 @@
+"""Members: sign-up, own profile, password, withdrawal."""

@@ -1,0 +1,1 @@
+"""Account recovery: find the login id, reset the password, by mail."""

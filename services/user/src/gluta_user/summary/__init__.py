@@ -1,0 +1,1 @@
+"""The member's page summary, composed from the order and product services."""
