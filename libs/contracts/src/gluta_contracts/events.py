@@ -120,7 +120,13 @@ class OrderConfirmed(IntegrationEvent):
 
 
 class OrderCancelled(IntegrationEvent):
-    """An order ended CANCELLED; `stock_reserved` tells whether stock must go back."""
+    """An order ended CANCELLED; `was_confirmed` tells whether it had been CONFIRMED before.
+
+    It is written in the same transaction as the cancellation, so it is always emitted, possibly before
+    the product service saw the order's OrderPlaced (topics are not ordered with each other). Consumers
+    release whatever stock the order holds and remember the order as cancelled, so that a late
+    OrderPlaced reserves nothing (or its reservation is released at once).
+    """
 
     topic = "gluta.order.order-cancelled"
     order_id: int

@@ -129,7 +129,8 @@ class Service:
         for hook in self.on_start:
             await hook()
         self.registration.start()
-        _release_free_memory()
+        if self.settings.trim_memory_after_start:
+            _release_free_memory()
         log.info("service.started", port=self.settings.port, configVersion=self.settings.config_version,
                  database=self.db.dialect if self.db else None, bus=self.bus.kind if self.bus else None)
 

@@ -52,7 +52,8 @@ class TestKeys:
 def make_settings(settings_cls: type[S], data_dir: Path, **overrides: Any) -> S:
     """Build settings for a test: temp data dir, no discovery, no config service."""
     values: dict[str, Any] = {"data_dir": data_dir, "discovery_url": None, "config_url": None, "port": 0,
-                              "bus_url": "nats://127.0.0.1:4222", "migrate_in_subprocess": False}
+                              "bus_url": "nats://127.0.0.1:4222", "migrate_in_subprocess": False,
+                              "trim_memory_after_start": False}
     values.update(overrides)
     return settings_cls.load(**values)
 
