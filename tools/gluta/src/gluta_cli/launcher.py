@@ -489,7 +489,9 @@ class Launcher:
         log_path = paths.log_dir(self.data_dir) / spec.log_name
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_fh = open(log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+        # Two malloc arenas instead of one per thread: the services' worker threads (SQLite, hashing) would
+        # otherwise each keep an arena of freed memory (about 20 MB less RSS for the user service).
+        env = {"MALLOC_ARENA_MAX": "2", **os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
         try:
             proc = subprocess.Popen(
                 spec.argv,
