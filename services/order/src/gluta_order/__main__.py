@@ -2,7 +2,6 @@
 
 from gluta_kit.logging import setup_logging
 from gluta_kit.service import run
-
 from gluta_order.app import create_app
 from gluta_order.settings import OrderSettings
 

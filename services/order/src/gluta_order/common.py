@@ -1,0 +1,134 @@
+"""Small pieces every feature of the order service uses: schema base, pages, ids, retries, time zone."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+import orjson
+from fastapi import Header, Path, Query
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gluta_kit.db import Database
+from gluta_kit.errors import AppError
+from gluta_kit.models import IdempotencyRecord
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_ID = 2**63 - 1
+# Sales days, coupon windows shown to people and the dashboard's ranges follow Korean time (no DST).
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+class Schema(BaseModel):
+    """Base of every request and response body: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class Page(Schema, Generic[T]):
+    """One page of a list."""
+
+    items: list[T]
+    page: int
+    size: int
+    total: int
+
+
+class IdempotencyKeyRequired(AppError):
+    status, code, title = 400, "IDEMPOTENCY_KEY_REQUIRED", "An Idempotency-Key header is required"
+
+
+EntityId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
+PageSize = Annotated[int, Query(ge=1, le=100)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=64)]
+
+
+def require_key(key: str | None) -> str:
+    """Return the Idempotency-Key, or refuse the request without one."""
+    if not key:
+        raise IdempotencyKeyRequired("send an Idempotency-Key header (any string up to 64 characters)")
+    return key
+
+
+def sales_date(moment: datetime) -> date:
+    """Return the Korean calendar day a moment falls on."""
+    return moment.astimezone(SEOUL).date()
+
+
+def seoul_day_start(day: date) -> datetime:
+    """Return midnight of a Korean calendar day, in UTC."""
+    return datetime(day.year, day.month, day.day, tzinfo=SEOUL).astimezone(UTC)
+
+
+def today_in_seoul(now: datetime) -> date:
+    """Return today's Korean date."""
+    return sales_date(now)
+
+
+def days_between(first: date, last: date) -> list[date]:
+    """Return every day from `first` to `last`, both included."""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """Return whether a database error is a unique-key violation."""
+    return isinstance(exc, IntegrityError)
+
+
+def _error_code(exc: DBAPIError) -> str:
+    orig = exc.orig
+    for attr in ("sqlstate", "pgcode"):
+        value = getattr(orig, attr, None)
+        if value:
+            return str(value)
+    args = getattr(orig, "args", ()) or ()
+    if args and isinstance(args[0], int):
+        return str(args[0])
+    return ""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Return whether a database error is worth retrying: a deadlock, a serialisation failure, a busy lock."""
+    if not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError):
+        return False
+    code = _error_code(exc)
+    if code in {"1213", "1205", "40001", "40P01"}:
+        return True
+    text = str(exc.orig).lower()
+    return "deadlock" in text or "database is locked" in text or "lock wait timeout" in text
+
+
+async def retry_transient(work: Callable[[], Awaitable[R]], attempts: int = 6) -> R:
+    """Run a whole unit of work again when the database refused it for a transient reason."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except DBAPIError as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+async def recall_answer(db: Database, scope: str, caller: int | str, key: str) -> Any | None:
+    """Return the stored first answer to an idempotency key without taking a write lock."""
+    async with db.read_sessions() as session:
+        return await recall_in(session, scope, caller, key)
+
+
+async def recall_in(session: AsyncSession, scope: str, caller: int | str, key: str) -> Any | None:
+    """Return the stored first answer to an idempotency key, read in the given session."""
+    row = await session.scalar(select(IdempotencyRecord.response).where(
+        IdempotencyRecord.scope == scope, IdempotencyRecord.caller == str(caller), IdempotencyRecord.key == key))
+    return None if row is None else orjson.loads(row)
