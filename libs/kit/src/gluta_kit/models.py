@@ -44,6 +44,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def exact_string(length: int) -> Any:
+    """A VARCHAR compared and ordered by code point on every dialect, so all three give the same answers
+    (MySQL's default collation ignores case and accents; PostgreSQL's follows the locale)."""
+    from sqlalchemy.dialects import mysql, postgresql
+
+    return (String(length)
+            .with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+            .with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql"))
+
+
 class KitBase(DeclarativeBase):
     metadata = kit_metadata
 

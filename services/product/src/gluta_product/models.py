@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import MetaData, String, Text
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy import MetaData, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase
 
-from gluta_kit.models import UTCDateTime
+from gluta_kit.models import UTCDateTime, exact_string  # noqa: F401 - exact_string re-exported
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -23,22 +23,10 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
-class PreciseDateTime(UTCDateTime):
-    """UTC timestamp with microseconds on every dialect (MySQL's DATETIME drops them otherwise)."""
-
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name in {"mysql", "mariadb"}:
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        return super().load_dialect_impl(dialect)
+# The kit's UTCDateTime keeps microseconds on MySQL too; the old name stays for the columns that use it.
+PreciseDateTime = UTCDateTime
 
 
-def exact_string(length: int) -> Any:
-    """A VARCHAR compared and ordered by code point on every dialect (same answers on all three)."""
-    return (String(length)
-            .with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
-            .with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql"))
 
 
 def long_text(exact: bool = False) -> Any:
