@@ -5,7 +5,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 
-.PHONY: run test install install-runtime lint bench clean
+.PHONY: run test install install-runtime lint clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -31,9 +31,6 @@ test: install lint
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-
-bench: install
-	$(VENV)/bin/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .tools
