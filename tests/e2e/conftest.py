@@ -1,12 +1,17 @@
-"""A cluster of real service processes on free ports, started and stopped by the test.
+"""Fixtures for the end-to-end tests.
 
-Unlike `gluta up` (fixed ports), this lets a test stop one service or the broker and start it again.
+- `cluster`: real service processes on free ports, started and stopped by the test; unlike `gluta up`
+  (fixed ports), it lets a test stop one service or the broker and start it again.
+- `system`: the whole system as a user starts it (`gluta up`, fixed ports, demo data), or one already
+  running given by `GLUTA_E2E_*` URLs; `browser`: Debian's Chromium driven by Playwright.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from gluta_kit.testing import NatsProcess, free_port
@@ -129,3 +135,87 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop_all()
+
+
+CHROMIUM = "/usr/bin/chromium"
+PORTS = {"gateway": 8000, "discovery": 8761, "config": 8888, "user": 8101, "product": 8102, "order": 8103,
+         "storefront": 8090, "admin": 8085, "broker": 4290}
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Base URLs and data dir of a running system: given by the environment, or started here by `gluta up`."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    storefront, gateway = os.environ.get("GLUTA_E2E_STOREFRONT_URL"), os.environ.get("GLUTA_E2E_GATEWAY_URL")
+    if storefront and gateway:
+        yield {"storefront": storefront.rstrip("/"), "gateway": gateway.rstrip("/"),
+               "admin": os.environ.get("GLUTA_E2E_ADMIN_URL", f"http://127.0.0.1:{PORTS['admin']}").rstrip("/"),
+               "data_dir": os.environ.get("GLUTA_E2E_DATA_DIR", "")}
+        return
+    taken = [f"{port} ({name})" for name, port in PORTS.items() if port_taken(port)]
+    if taken:
+        pytest.skip(f"gluta up needs fixed ports that are already in use: {', '.join(taken)}")
+    data_dir = tmp_path_factory.mktemp("e2e-system") / "var"
+    output = data_dir.parent / "up.out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLUTA_") or k == "GLUTA_ARTIFACTS_DIR"}
+    env["PYTHONUNBUFFERED"] = "1"
+    with open(output, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gluta_cli", "up", "--data-dir", str(data_dir),
+                                 "--ready-timeout", "150"], stdout=out, stderr=subprocess.STDOUT, env=env)
+    started: dict[int, float | None] = {}
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            text = output.read_text(errors="replace")
+            if "Glutathione is up" in text:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"gluta up stopped (exit {proc.returncode}):\n{text[-4000:]}")
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"gluta up was not ready in time:\n{output.read_text(errors='replace')[-4000:]}")
+        records = data_dir / "run" / "processes.json"
+        if records.exists():
+            started = {r["pid"]: r.get("createTime") for r in json.loads(records.read_text())}
+        yield {name: f"http://127.0.0.1:{PORTS[name]}" for name in ("storefront", "gateway", "admin")} | {
+            "data_dir": str(data_dir)}
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for pid, created in started.items():  # only what this launcher started, by pid
+            try:
+                child = psutil.Process(pid)
+                if created is None or abs(child.create_time() - created) < 1.0:
+                    child.kill()
+            except psutil.Error:
+                pass
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium (never a downloaded browser), headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()

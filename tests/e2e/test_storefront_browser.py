@@ -12,41 +12,21 @@ the password-reset mail is read).
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(420)]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-PORTS = {"gateway": 8000, "discovery": 8761, "config": 8888, "user": 8101, "product": 8102, "order": 8103,
-         "storefront": 8090, "admin": 8085, "broker": 4290}
 WIDTHS = (375, 1280)
 SAGA_SECONDS = 30_000  # ms: a checkout ends within seconds; this is the patience of the test
-
-
-def port_taken(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 def artifacts_dir() -> Path:
@@ -55,72 +35,6 @@ def artifacts_dir() -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The base URLs of a running system: given by the environment, or started here with `gluta up`."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    given = os.environ.get("GLUTA_E2E_STOREFRONT_URL"), os.environ.get("GLUTA_E2E_GATEWAY_URL")
-    if all(given):
-        yield {"storefront": given[0].rstrip("/"), "gateway": given[1].rstrip("/"),  # type: ignore[union-attr]
-               "data_dir": os.environ.get("GLUTA_E2E_DATA_DIR", "")}
-        return
-    taken = [f"{port} ({name})" for name, port in PORTS.items() if port_taken(port)]
-    if taken:
-        pytest.skip(f"gluta up needs fixed ports that are already in use: {', '.join(taken)}")
-    data_dir = tmp_path_factory.mktemp("storefront-e2e") / "var"
-    output = data_dir.parent / "up.out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GLUTA_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    with open(output, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gluta_cli", "up", "--data-dir", str(data_dir),
-                                 "--ready-timeout", "150"], stdout=out, stderr=subprocess.STDOUT, env=env)
-    started: dict[int, float | None] = {}
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            text = output.read_text(errors="replace")
-            if "Glutathione is up" in text:
-                break
-            if proc.poll() is not None:
-                pytest.fail(f"gluta up stopped (exit {proc.returncode}):\n{text[-4000:]}")
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"gluta up was not ready in time:\n{output.read_text(errors='replace')[-4000:]}")
-        records = data_dir / "run" / "processes.json"
-        if records.exists():
-            started = {r["pid"]: r.get("createTime") for r in json.loads(records.read_text())}
-        yield {"storefront": f"http://127.0.0.1:{PORTS['storefront']}",
-               "gateway": f"http://127.0.0.1:{PORTS['gateway']}", "data_dir": str(data_dir)}
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for pid, created in started.items():  # only what this launcher started, by pid
-            try:
-                child = psutil.Process(pid)
-                if created is None or abs(child.create_time() - created) < 1.0:
-                    child.kill()
-            except psutil.Error:
-                pass
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def catalog(gateway: str) -> list[dict[str, Any]]:
