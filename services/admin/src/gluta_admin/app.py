@@ -9,7 +9,6 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gluta_admin.auth.router import router as auth_router
 from gluta_admin.banner.router import router as banner_router
@@ -39,40 +38,10 @@ from gluta_kit.web import (
     SessionMiddleware,
     SqlSessionStore,
 )
+from gluta_kit.web.security import SecurityHeaders
 
-SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-     b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-]
-
-
-class SecurityHeaders:
-    """Add the browser protections to every answer; pages are never cached (they hold customer data)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in names)
-                content_type = dict(headers).get(b"content-type", b"")
-                if content_type.startswith(b"text/html") and b"cache-control" not in names:
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
+CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 def create_app(settings: AdminSettings, *, session_store: Any = None,
@@ -116,7 +85,7 @@ def create_app(settings: AdminSettings, *, session_store: Any = None,
     app.add_middleware(LocaleMiddleware, catalogs=catalogs)
     app.add_middleware(SessionMiddleware, store=session_store, cookie_name=settings.session_cookie_name,
                        max_age=settings.session_max_age_seconds, secure=settings.session_cookie_secure)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, csp=CSP, html_no_store=True)
     install_page_handlers(app)
     return app
 

@@ -9,7 +9,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gluta_kit.errors import AppError
 from gluta_kit.logging import get_logger
@@ -26,6 +25,7 @@ from gluta_kit.web import (
     gettext,
     make_environment,
 )
+from gluta_kit.web.security import SecurityHeaders
 from gluta_storefront.account.router import router as account_router
 from gluta_storefront.cart.router import router as cart_router
 from gluta_storefront.catalog.router import router as catalog_router
@@ -51,31 +51,6 @@ CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsaf
        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 
-class SecurityHeaders:
-    """Pages may not be framed, leak their address, be sniffed, or run scripts from anywhere but here."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
-                         (b"x-frame-options", b"DENY")]
-                content_type = dict(headers).get(b"content-type", b"")
-                if content_type.startswith(b"text/html"):
-                    extra.append((b"content-security-policy", CSP.encode()))
-                headers.extend((name, value) for name, value in extra if name not in names)
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
 
 
 def _image_src(url: str | None) -> str:
@@ -118,7 +93,7 @@ def create_app(settings: StorefrontSettings) -> FastAPI:
     app.add_middleware(SessionMiddleware, store=store, max_age=settings.session_max_age_seconds,
                        secure=settings.cookie_secure, exclude_prefixes=("/static/", "/api/", "/health", "/ready",
                                                                         "/metrics"))
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, csp=CSP)
     install_page_errors(app)
     return app
 
