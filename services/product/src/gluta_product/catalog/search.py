@@ -7,13 +7,15 @@ Matching is substring containment on a normalised text, identical on every diale
   never contain, so no match spans two fields. The keyword goes through the same function.
 * SQLite: keywords of 3+ characters use an FTS5 `trigram` table over `search_text` (a phrase query is a
   substring query); 1-2 characters, which trigrams cannot serve, use an FTS5 `unicode61` table over
-  `search_grams`, where every unigram and bigram of the text is a hex-encoded word.
+  `search_grams`, where every unigram and bigram of the text is a hex-encoded word. Both hold live
+  products only, so a keyword's count is its posting list's length.
 * PostgreSQL: 3+ characters use `LIKE '%kw%'` served by a `pg_trgm` GIN index on `search_text`;
   1-2 characters a GIN index on `to_tsvector('simple', search_grams)`.
 * MariaDB has no ngram parser, and InnoDB FULLTEXT is far too slow for frequent words (~80 us per
   matching row), so it uses a gram table of its own: `product_gram(gram, product_id)`, every unigram
-  and bigram of the text, primary key (gram, product_id). 1-2 characters: one index range; 3+: the
-  products having all the keyword's bigrams (GROUP BY ... HAVING), rechecked with INSTR on those only.
+  and bigram of the text of every live product, primary key (gram, product_id). 1-2 characters: one
+  index range; 3+: the products having each of (up to 6 of) the keyword's bigrams, rechecked with INSTR
+  on those only.
 For 1-2 characters "the text has this gram" is exactly "the text contains it"; never a LIKE scan.
 """
 
@@ -23,8 +25,9 @@ import re
 import unicodedata
 from html import unescape
 from html.parser import HTMLParser
+from typing import Any
 
-from sqlalchemy import ColumnElement, TextualSelect, and_, column, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, TextualSelect, and_, column, func, literal_column, select, text
 
 from gluta_product.catalog.models import Product, ProductGram
 
@@ -102,26 +105,54 @@ def _spread(items: list[str], limit: int) -> list[str]:
     return [items[round(i * step)] for i in range(limit)]
 
 
+def _sqlite_fts(keyword: str) -> tuple[str, str, str]:
+    """Return the FTS5 table, the bind name and the MATCH query serving a keyword on SQLite."""
+    if len(keyword) <= 2:
+        return "product_gram_fts", "gram_q", token(keyword)
+    return "product_fts", "text_q", '"' + keyword.replace('"', '""') + '"'
+
+
 def sqlite_matches(keyword: str) -> TextualSelect:
     """Return the ids SQLite's FTS5 tables give for a keyword (trigram phrase, or a gram word for 1-2 chars)."""
-    if len(keyword) <= 2:
-        return text("SELECT rowid FROM product_gram_fts WHERE product_gram_fts MATCH :gram_q").bindparams(
-            gram_q=token(keyword)).columns(column("rowid"))
-    phrase = '"' + keyword.replace('"', '""') + '"'
-    return text("SELECT rowid FROM product_fts WHERE product_fts MATCH :text_q").bindparams(
-        text_q=phrase).columns(column("rowid"))
+    table, name, query = _sqlite_fts(keyword)
+    return text(f"SELECT rowid FROM {table} WHERE {table} MATCH :{name}").bindparams(
+        **{name: query}).columns(column("rowid"))
+
+
+def sqlite_probe(keyword: str) -> ColumnElement[bool]:
+    """Return "this product's text contains the keyword" as one FTS5 lookup by rowid (for walking a sort index)."""
+    table, name, query = _sqlite_fts(keyword)
+    return text(f"EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH :{name} AND {table}.rowid = product.id)"
+                ).bindparams(**{name: query})
+
+
+def match_count(dialect: str, keyword: str) -> TextualSelect | Select[Any] | None:
+    """Return a statement counting the live products matching a keyword from the text index alone, if it can.
+
+    The text indexes hold live products only (SQLite's FTS5 tables through their triggers, MariaDB's
+    gram rows are removed with the product), so with no other filter the count is the posting list's
+    length: no product row is read. 3+ characters on MariaDB need the substring recheck: None.
+    """
+    if dialect == "sqlite":
+        table, name, query = _sqlite_fts(keyword)
+        return text(f"SELECT count(*) FROM {table} WHERE {table} MATCH :{name}").bindparams(
+            **{name: query}).columns(column("n"))
+    if dialect in _MYSQL and len(keyword) <= 2:
+        return select(func.count()).select_from(ProductGram).where(ProductGram.gram == keyword)
+    return None
 
 
 def keyword_condition(dialect: str, keyword: str, *, many: bool = False) -> ColumnElement[bool]:
     """Return the WHERE condition that finds products whose text contains `keyword` (normalised).
 
-    With `many` (a large share of the catalog matches and the page is near the start) the id is wrapped
-    (`id + 0`), so SQLite and MariaDB do not look every match up by key and sort them all, but walk the
-    sort order's index, keep the rows that match and stop at the page.
+    With `many` (matches are dense enough that the page is reached after a few sort-index rows) the
+    database walks the sort order's index and checks each row, instead of looking up and sorting every
+    match: SQLite probes the FTS5 table by rowid; MariaDB gets the id wrapped (`id + 0`), which keeps
+    its optimizer from driving the join from the gram table.
     """
     target = (Product.id + 0) if many else Product.id
     if dialect == "sqlite":
-        return target.in_(sqlite_matches(keyword))
+        return sqlite_probe(keyword) if many else target.in_(sqlite_matches(keyword))
     if dialect in _MYSQL:
         return mysql_condition(keyword, target)
     if len(keyword) <= 2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from gluta_product.catalog.search import (
     build_search_text,
     grams_of,
     keyword_condition,
+    match_count,
     normalize_keyword,
     sqlite_matches,
 )
@@ -129,15 +131,37 @@ async def summaries(session: AsyncSession, rows: Sequence[Any], viewer_id: int |
     ]
 
 
-# Beyond this many matches a page is found faster by walking the sort index (see keyword_condition).
-MANY_MATCHES = 1000
-WALK_FACTOR = 20  # walk only while the page lies within the first 1/20 of the matches
+# Walking a sort index and checking each row beats looking every match up and sorting them when the
+# page is reached within WALK_ROWS index rows (estimated from the share of live products that match).
+MANY_MATCHES = 1000  # below this many matches, looking them all up is cheap anyway
+WALK_ROWS = 2000
 WALKERS = {"sqlite", "mysql", "mariadb"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LIVE_COUNT_TTL = 60.0  # seconds; the live count only steers the plan, never an answer
+_live_counts: dict[str, tuple[float, int]] = {}
+
+
+async def _live_count(session: AsyncSession, dialect: str) -> int:
+    """Return how many live products there are, cached per database for LIVE_COUNT_TTL seconds."""
+    key = str(session.bind.url) if session.bind is not None else ""
+    now = time.monotonic()
+    cached = _live_counts.get(key)
+    if cached is not None and now - cached[0] < LIVE_COUNT_TTL:
+        return cached[1]
+    live = [Product.deleted_at.is_(None)]
+    if dialect == "sqlite":
+        live.append(Product.created_at > EPOCH)  # counts through the partial index (see search_products)
+    count = int(await session.scalar(select(func.count()).select_from(Product).where(*live)) or 0)
+    _live_counts[key] = (now, count)
+    return count
 
 
 def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = False) -> list[Any]:
     """Return the keyword and style conditions (on SQLite one list of ids: the FTS matches probe the style index)."""
+    if many and dialect == "sqlite":  # per-row probes while walking the sort index: nothing is materialised
+        conditions: list[Any] = [exists().where(ProductStyle.product_id == Product.id,
+                                                ProductStyle.style == style)] if style else []
+        return conditions + ([keyword_condition(dialect, keyword, many=True)] if keyword else [])
     target = (Product.id + 0) if many else Product.id  # see keyword_condition for `many`
     styled = select(ProductStyle.product_id).where(ProductStyle.style == style)
     if style and keyword and dialect == "sqlite":
@@ -148,9 +172,20 @@ def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = Fal
     return conditions
 
 
+async def _walk(session: AsyncSession, dialect: str, total: int, rows_needed: int) -> bool:
+    """Tell whether walking the sort index reaches the page within WALK_ROWS rows (matches spread evenly)."""
+    if dialect not in WALKERS or total <= MANY_MATCHES:
+        return False
+    return rows_needed * await _live_count(session, dialect) <= WALK_ROWS * total
+
+
 async def search_products(session: AsyncSession, dialect: str, query: SearchQuery,
                           viewer_id: int | None) -> Page[ProductSummary]:
-    """Find live products by keyword (substring of name, description or content) and filters, one page."""
+    """Find live products by keyword (substring of name, description or content) and filters, one page.
+
+    The total comes from the text index alone when only a keyword is given; the page query selects ids
+    only (no row is sorted with its text), then the page's 20 summaries are read by id.
+    """
     filters: list[Any] = [Product.deleted_at.is_(None)]
     keyword = normalize_keyword(query.keyword)
     style = query.style.strip().lstrip("#").strip() if query.style else ""
@@ -160,20 +195,25 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
         filters.append(Product.unit_price >= query.min_price)
     if query.max_price is not None:
         filters.append(Product.unit_price <= query.max_price)
-    counting = filters + _text_conditions(dialect, keyword, style)
-    if dialect == "sqlite" and not keyword and not style:
-        # An always-true range on an indexed column lets SQLite count through a (partial) index.
-        counting.append(Product.created_at > EPOCH)
-    total = int(await session.scalar(select(func.count()).select_from(Product).where(*counting)) or 0)
+    only_keyword = keyword and not style and len(filters) == 1
+    if only_keyword and (counting_statement := match_count(dialect, keyword)) is not None:
+        total = int(await session.scalar(counting_statement) or 0)
+    else:
+        counting = filters + _text_conditions(dialect, keyword, style)
+        if dialect == "sqlite" and not keyword and not style:
+            # An always-true range on an indexed column lets SQLite count through a (partial) index.
+            counting.append(Product.created_at > EPOCH)
+        total = int(await session.scalar(select(func.count()).select_from(Product).where(*counting)) or 0)
     offset = (query.page - 1) * query.size
     items: list[ProductSummary] = []
     if offset < total:
-        # Walk the sort index when matches are dense enough that the page is reached quickly.
-        many = dialect in WALKERS and total > MANY_MATCHES and (offset + query.size) * WALK_FACTOR <= total
+        many = await _walk(session, dialect, total, offset + query.size)
         paging = filters + _text_conditions(dialect, keyword, style, many=many)
-        rows = (await session.execute(
-            summary_select().where(*paging).order_by(*ORDERS[query.sort]).limit(query.size).offset(offset))).all()
-        items = await summaries(session, rows, viewer_id)
+        ids = list((await session.scalars(
+            select(Product.id).where(*paging).order_by(*ORDERS[query.sort]).limit(query.size).offset(offset))).all())
+        if ids:
+            by_id = {row.id: row for row in (await session.execute(summary_select().where(Product.id.in_(ids))))}
+            items = await summaries(session, [by_id[i] for i in ids if i in by_id], viewer_id)
     return Page(items=items, page=query.page, size=query.size, total=total)
 
 
@@ -216,7 +256,7 @@ async def _check_refs(session: AsyncSession, data: ProductWrite) -> int | None:
 
 async def index_grams(session: AsyncSession, dialect: str, product_id: int, old_text: str | None,
                       new_text: str) -> None:
-    """Keep MariaDB's gram table in step with a product's search text (other dialects index by themselves)."""
+    """Keep MariaDB's gram table in step with a live product's text ('' when it is deleted; others use triggers)."""
     if dialect not in {"mysql", "mariadb"}:
         return
     old = grams_of(old_text) if old_text else set()
@@ -324,6 +364,7 @@ async def delete_product(uow: UnitOfWork, product_id: int) -> None:
             raise ProductNotFound()
         product = await session.get(Product, product_id, populate_existing=True)
         assert product is not None
+        await index_grams(session, uow.db.dialect, product.id, product.search_text, "")  # live products only
         await release_images(session, await _image_ids_of(session, product), now)
         uow.outbox.add(product_changed(product))
         await uow.commit()

@@ -1,0 +1,123 @@
+"""The text indexes hold exactly the live products: kept in step on create, edit and delete, and the
+migration that made them live-only backfills an existing catalog. Run on every dialect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select, text
+
+from gluta_kit.db import KIT_MIGRATIONS, Database
+from gluta_product.app import MIGRATIONS
+from gluta_product.catalog.models import Product, ProductGram, ProductType
+from gluta_product.catalog.schemas import SortOrder
+from gluta_product.catalog.search import build_search_grams, build_search_text, grams_of, token
+from gluta_product.catalog.service import SearchQuery, search_products
+
+DIALECTS = ["sqlite", "mysql", "postgres"]
+
+
+async def indexed_ids(db: Database, gram: str) -> set[int]:
+    """Return the ids the dialect's own 1-2 character index holds for a gram (PostgreSQL: the live rows)."""
+    async with db.read_sessions() as session:
+        if db.dialect == "sqlite":
+            rows = await session.execute(text("SELECT rowid FROM product_gram_fts WHERE product_gram_fts MATCH :q"),
+                                         {"q": token(gram)})
+        elif db.dialect == "postgresql":
+            rows = await session.execute(select(Product.id).where(Product.deleted_at.is_(None),
+                                                                  Product.search_grams.contains(token(gram))))
+        else:
+            rows = await session.execute(select(ProductGram.product_id).where(ProductGram.gram == gram))
+        return {row[0] for row in rows}
+
+
+async def trigram_ids(db: Database, phrase: str) -> set[int] | None:
+    """Return the ids SQLite's trigram table holds for a phrase (None on other dialects)."""
+    if db.dialect != "sqlite":
+        return None
+    async with db.read_sessions() as session:
+        rows = await session.execute(text("SELECT rowid FROM product_fts WHERE product_fts MATCH :q"),
+                                     {"q": f'"{phrase}"'})
+        return {row[0] for row in rows}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_index_follows_create_edit_and_delete(dialect: str, tmp_path: Path, start_app: Any,
+                                                    fresh_database: Any) -> None:
+    async with fresh_database(dialect) as url, start_app(tmp_path, url) as api:
+        db = api.service.db
+        type_id = await api.create_type("아우터")
+        first = (await api.create_product(type_id, "울 니트 가디건", description="wool"))["productId"]
+        second = (await api.create_product(type_id, "린넨 셔츠"))["productId"]
+        assert await indexed_ids(db, "니트") == {first}
+        assert await trigram_ids(db, "가디건") in ({first}, None)
+
+        body = {"name": "코튼 셔츠", "description": "", "content": "", "productTypeId": type_id, "productStyles": [],
+                "unitPrice": 1000, "quantity": 1, "imageIds": []}
+        assert (await api.client.put(f"/products/{first}", json=body, headers=api.admin)).status_code == 200
+        assert await indexed_ids(db, "니트") == set()
+        assert await indexed_ids(db, "셔츠") == {first, second}
+        assert await trigram_ids(db, "가디건") in (set(), None)
+        assert await trigram_ids(db, "코튼 셔") in ({first}, None)
+
+        assert (await api.client.delete(f"/products/{second}", headers=api.admin)).status_code == 204
+        assert await indexed_ids(db, "셔츠") == {first}
+        assert await indexed_ids(db, "린") == set()
+        response = await api.client.get("/products/search", params={"keyword": "셔츠"})
+        assert [i["productId"] for i in response.json()["items"]] == [first] and response.json()["total"] == 1
+
+
+async def _upgrade_to(db: Database, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    def run(connection: Any, location: str, version_table: str, target: str) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", location)
+        cfg.attributes["connection"] = connection
+        cfg.attributes["version_table"] = version_table
+        command.upgrade(cfg, target)
+
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(run, KIT_MIGRATIONS, "kit_alembic_version", "head")
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(run, str(MIGRATIONS), "alembic_version", revision)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_migration_backfills_a_live_only_index(dialect: str, tmp_path: Path, fresh_database: Any) -> None:
+    async with fresh_database(dialect) as url:
+        db = Database(url or f"sqlite+aiosqlite:///{tmp_path / 'product.db'}")
+        try:
+            await _upgrade_to(db, "20261123_0001")
+            now = datetime.now(UTC)
+            rows = []
+            for i, (name, deleted) in enumerate((("울 니트 가디건", None), ("니트 조끼", now), ("니트 모자", None)),
+                                                start=1):
+                search_text = build_search_text(name, "", "")
+                rows.append({"id": i, "name": name, "sort_name": name, "description": "", "content": "",
+                             "product_type_id": 1, "unit_price": 1000 * i, "quantity": 1, "like_count": 0,
+                             "units_sold": 0, "thumbnail_image_id": None, "search_text": search_text,
+                             "search_grams": build_search_grams(search_text, db.dialect), "created_at": now,
+                             "updated_at": now, "deleted_at": deleted})
+            async with db.write_engine.begin() as conn:
+                await conn.execute(insert(ProductType.__table__), [{"id": 1, "type": "아우터", "created_at": now}])
+                await conn.execute(insert(Product.__table__), rows)
+                if db.dialect == "mysql":  # the old code kept the grams of deleted products
+                    await conn.execute(insert(ProductGram.__table__), [
+                        {"gram": g, "product_id": r["id"]} for r in rows for g in grams_of(r["search_text"])])
+            await db.migrate(MIGRATIONS)  # up to head: the live-only indexes are built from the rows there
+
+            assert await indexed_ids(db, "니트") == {1, 3}
+            assert await indexed_ids(db, "조") == set()
+            assert await trigram_ids(db, "니트 조") in (set(), None)
+            assert await trigram_ids(db, "니트 모") in ({3}, None)
+            async with db.read_sessions() as session:
+                page = await search_products(session, db.dialect, SearchQuery(keyword="니트", sort=SortOrder.price_asc),
+                                             None)
+            assert ([s.product_id for s in page.items], page.total) == ([1, 3], 2)
+        finally:
+            await db.dispose()
