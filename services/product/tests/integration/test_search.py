@@ -120,7 +120,7 @@ async def test_large_match_plan_gives_the_same_pages(catalog: Any, monkeypatch: 
     for extra in ({}, {"style": "캐주얼"}):
         expected = [await find(api, keyword=keyword, sort=sort, size=2, page=page, **extra) for page in (1, 2)]
         monkeypatch.setattr("gluta_product.catalog.service.MANY_MATCHES", 0)  # walk the sort index instead
-        monkeypatch.setattr("gluta_product.catalog.service.WALK_ROWS", 10**9)
+        monkeypatch.setattr("gluta_product.catalog.service.WALK_RATIO", 10**9)
         assert [await find(api, keyword=keyword, sort=sort, size=2, page=page, **extra) for page in (1, 2)] == expected
         monkeypatch.undo()
 

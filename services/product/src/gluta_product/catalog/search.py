@@ -119,13 +119,6 @@ def sqlite_matches(keyword: str) -> TextualSelect:
         **{name: query}).columns(column("rowid"))
 
 
-def sqlite_probe(keyword: str) -> ColumnElement[bool]:
-    """Return "this product's text contains the keyword" as one FTS5 lookup by rowid (for walking a sort index)."""
-    table, name, query = _sqlite_fts(keyword)
-    return text(f"EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH :{name} AND {table}.rowid = product.id)"
-                ).bindparams(**{name: query})
-
-
 def match_count(dialect: str, keyword: str) -> TextualSelect | Select[Any] | None:
     """Return a statement counting the live products matching a keyword from the text index alone, if it can.
 
@@ -145,14 +138,15 @@ def match_count(dialect: str, keyword: str) -> TextualSelect | Select[Any] | Non
 def keyword_condition(dialect: str, keyword: str, *, many: bool = False) -> ColumnElement[bool]:
     """Return the WHERE condition that finds products whose text contains `keyword` (normalised).
 
-    With `many` (matches are dense enough that the page is reached after a few sort-index rows) the
-    database walks the sort order's index and checks each row, instead of looking up and sorting every
-    match: SQLite probes the FTS5 table by rowid; MariaDB gets the id wrapped (`id + 0`), which keeps
-    its optimizer from driving the join from the gram table.
+    With `many` (matches are dense enough that the page is reached after a few sort-index rows) the id is
+    wrapped (`id + 0`), so SQLite and MariaDB do not look every match up by key and sort them all, but
+    walk the sort order's index and keep the rows whose id is in the (materialised) list of matches.
+    A per-row probe of the FTS5 table by rowid was measured and is far slower: ~20 us for a gram word,
+    ~2 ms for a trigram phrase.
     """
     target = (Product.id + 0) if many else Product.id
     if dialect == "sqlite":
-        return sqlite_probe(keyword) if many else target.in_(sqlite_matches(keyword))
+        return target.in_(sqlite_matches(keyword))
     if dialect in _MYSQL:
         return mysql_condition(keyword, target)
     if len(keyword) <= 2:

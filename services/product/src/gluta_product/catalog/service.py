@@ -131,10 +131,11 @@ async def summaries(session: AsyncSession, rows: Sequence[Any], viewer_id: int |
     ]
 
 
-# Walking a sort index and checking each row beats looking every match up and sorting them when the
-# page is reached within WALK_ROWS index rows (estimated from the share of live products that match).
+# Walking a sort index and checking each row against the list of matches beats looking every match up
+# and sorting them when the page is reached within about as many index rows as there are matches
+# (estimated from the share of live products that match: matches spread evenly over the sort order).
 MANY_MATCHES = 1000  # below this many matches, looking them all up is cheap anyway
-WALK_ROWS = 2000
+WALK_RATIO = 1.0
 WALKERS = {"sqlite", "mysql", "mariadb"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LIVE_COUNT_TTL = 60.0  # seconds; the live count only steers the plan, never an answer
@@ -158,10 +159,6 @@ async def _live_count(session: AsyncSession, dialect: str) -> int:
 
 def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = False) -> list[Any]:
     """Return the keyword and style conditions (on SQLite one list of ids: the FTS matches probe the style index)."""
-    if many and dialect == "sqlite":  # per-row probes while walking the sort index: nothing is materialised
-        conditions: list[Any] = [exists().where(ProductStyle.product_id == Product.id,
-                                                ProductStyle.style == style)] if style else []
-        return conditions + ([keyword_condition(dialect, keyword, many=True)] if keyword else [])
     target = (Product.id + 0) if many else Product.id  # see keyword_condition for `many`
     styled = select(ProductStyle.product_id).where(ProductStyle.style == style)
     if style and keyword and dialect == "sqlite":
@@ -173,10 +170,10 @@ def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = Fal
 
 
 async def _walk(session: AsyncSession, dialect: str, total: int, rows_needed: int) -> bool:
-    """Tell whether walking the sort index reaches the page within WALK_ROWS rows (matches spread evenly)."""
+    """Tell whether walking the sort index reaches the page within WALK_RATIO * total rows."""
     if dialect not in WALKERS or total <= MANY_MATCHES:
         return False
-    return rows_needed * await _live_count(session, dialect) <= WALK_ROWS * total
+    return rows_needed * await _live_count(session, dialect) <= WALK_RATIO * total * total
 
 
 async def search_products(session: AsyncSession, dialect: str, query: SearchQuery,
