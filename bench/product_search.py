@@ -1,7 +1,7 @@
 """Product search benchmark: a large catalog, page queries against the running product service.
 
     .venv/bin/python bench/product_search.py [--products 100000] [--database sqlite|mysql|postgres]
-                                             [--queries 60] [--concurrency 1] [--seconds 5]
+                                             [--queries 60] [--concurrency 1] [--seconds 5] [--gateway]
 
 1. Generates `--products` products (Korean and English names, descriptions and HTML content, types,
    styles, varied prices, likes and sales) and bulk-inserts them through the service's own models
@@ -9,8 +9,12 @@
    temporary MariaDB/PostgreSQL database on the server named by GLUTA_TEST_MYSQL_URL /
    GLUTA_TEST_POSTGRES_URL (dropped at the end).
 2. Starts the product service on a free port of 127.0.0.1 as its own process (in-memory event bus).
-3. Times keyword + filter + sort page queries over HTTP, per query shape (p50/p95/p99), then likes
-   (PUT /products/{id}/like by many members) and detail reads per second for `--seconds` each.
+3. Times keyword + filter + sort page queries over HTTP, per query shape (p50/p95/p99, and the CPU the
+   service process spent per query, from /proc), then likes (PUT /products/{id}/like by many members)
+   and detail reads per second for `--seconds` each.
+With `--gateway`, also starts a discovery service and the API gateway (as `python -m gluta_discovery` /
+`python -m gluta_gateway` run them; the service registers itself in discovery) and times the same
+shapes through GET /api/product-service/products/search, with the gateway's CPU per query too.
 Goal: p95 <= 50 ms for search on SQLite and on MariaDB. Everything started is stopped at the end.
 """
 
@@ -191,8 +195,8 @@ async def load_catalog(database_url: str, count: int, batch: int = 2000) -> floa
 # --------------------------------------------------------------------------- the service process
 
 
-def serve(port: int, data_dir: str, database_url: str, jwks_path: str) -> None:
-    """Run the product service with an in-memory bus (child process)."""
+def serve(port: int, data_dir: str, database_url: str, jwks_path: str, discovery_url: str | None = None) -> None:
+    """Run the product service with an in-memory bus (child process), registered in discovery if given."""
     import uvicorn
     from faststream.nats import TestNatsBroker
 
@@ -202,7 +206,7 @@ def serve(port: int, data_dir: str, database_url: str, jwks_path: str) -> None:
 
     setup_logging("product", "WARNING")
     settings = ProductSettings.load(data_dir=Path(data_dir), database_url=database_url, port=port, host=HOST,
-                                    discovery_url=None, config_url=None, log_level="WARNING")
+                                    discovery_url=discovery_url or None, config_url=None, log_level="WARNING")
     app = create_app(settings)
     service = app.state.service
     service.verifier.set_keys(json.loads(Path(jwks_path).read_text()))
@@ -226,22 +230,29 @@ async def timed(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any)
     return (time.perf_counter() - started) * 1000, response
 
 
-async def measure_search(client: httpx.AsyncClient, rounds: int, concurrency: int) -> list[tuple[str, list[float],
-                                                                                                   int]]:
-    """Run every query shape `rounds` times; return (label, latencies ms, example total)."""
+def cpu_ms(pid: int) -> float:
+    """Return the CPU time (user + system) a process has used so far, in ms (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+async def measure_search(client: httpx.AsyncClient, rounds: int, concurrency: int, path: str = "/products/search",
+                         pids: dict[str, int] | None = None) -> list[tuple[str, list[float], int, dict[str, float]]]:
+    """Run every query shape `rounds` times; return (label, latencies ms, example total, CPU ms per query by pid)."""
     results = []
     for label, variants in QUERY_SHAPES:
         latencies: list[float] = []
         total = 0
         queue = [variants[i % len(variants)] for i in range(rounds)]
         for params in variants:  # warm up
-            await client.get("/products/search", params=params)
+            await client.get(path, params=params)
+        cpu_before = {name: cpu_ms(pid) for name, pid in (pids or {}).items()}
 
         async def worker(queue: list[dict[str, Any]], latencies: list[float]) -> int:
             seen = 0
             while queue:
                 params = queue.pop()
-                ms, response = await timed(client, "GET", "/products/search", params=params)
+                ms, response = await timed(client, "GET", path, params=params)
                 assert response.status_code == 200, response.text
                 latencies.append(ms)
                 seen = max(seen, response.json()["total"])
@@ -249,8 +260,28 @@ async def measure_search(client: httpx.AsyncClient, rounds: int, concurrency: in
 
         totals = await asyncio.gather(*(worker(queue, latencies) for _ in range(concurrency)))
         total = max(totals)
-        results.append((label, latencies, total))
+        cpu = {name: (cpu_ms(pid) - cpu_before[name]) / rounds for name, pid in (pids or {}).items()}
+        results.append((label, latencies, total, cpu))
     return results
+
+
+def print_search(results: list[tuple[str, list[float], int, dict[str, float]]]) -> float:
+    """Print p50/p95/p99/max and CPU per query for each shape and overall; return the overall p95."""
+    names = list(results[0][3]) if results else []
+    print(f"  {'query shape':38} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  "
+          + "".join(f"{'cpu ' + n:>13}" for n in names) + "  total")
+    everything: list[float] = []
+    for label, latencies, total, cpu in results:
+        everything += latencies
+        print(f"  {label:38} {statistics.median(latencies):7.1f}ms {percentile(latencies, 95):7.1f}ms "
+              f"{percentile(latencies, 99):7.1f}ms {max(latencies):7.1f}ms  "
+              + "".join(f"{cpu[n]:11.1f}ms" for n in names) + f"  {total:,}")
+    p95 = percentile(everything, 95)
+    print(f"  {'ALL':38} {statistics.median(everything):7.1f}ms {p95:7.1f}ms "
+          f"{percentile(everything, 99):7.1f}ms {max(everything):7.1f}ms")
+    print(f"  goal p95 <= 50 ms: {'MET' if p95 <= 50 else 'NOT MET'}   "
+          f"(load average now {os.getloadavg()[0]:.1f}: other processes share the cores)")
+    return p95
 
 
 async def rate(client: httpx.AsyncClient, seconds: float, concurrency: int, make_request: Any) -> tuple[float, float]:
@@ -272,12 +303,45 @@ async def rate(client: httpx.AsyncClient, seconds: float, concurrency: int, make
     return len(latencies) / (time.perf_counter() - started), percentile(latencies, 95)
 
 
-def spawn_service(port: int, tmp: Path, database_url: str, jwks: Path) -> tuple[subprocess.Popen[bytes], Any]:
+def spawn_service(port: int, tmp: Path, database_url: str, jwks: Path,
+                  discovery_url: str = "") -> tuple[subprocess.Popen[bytes], Any]:
     """Start the service process, logging to a file in the temp folder."""
     log = open(tmp / "service.log", "w")  # noqa: SIM115 - closed by the caller
-    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port), str(tmp), database_url, str(jwks)],
-                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port), str(tmp), database_url, str(jwks),
+                                discovery_url], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     return process, log
+
+
+def spawn(name: str, argv: list[str], tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Any]:
+    """Start a helper process (discovery, gateway) logging to a file in the temp folder."""
+    log = open(tmp / f"{name}.log", "w")  # noqa: SIM115 - closed by the caller
+    process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    return process, log
+
+
+async def wait_ready(client: httpx.AsyncClient, path: str, tmp: Path, log_name: str, seconds: float = 60) -> bool:
+    """Wait until `path` answers 200; print the log's tail and return False if it never does."""
+    for _ in range(int(seconds * 10)):
+        try:
+            if (await client.get(path)).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    print((tmp / f"{log_name}.log").read_text()[-3000:])
+    return False
+
+
+def stop(children: list[tuple[subprocess.Popen[bytes], Any]]) -> None:
+    """Stop the processes this benchmark started (by their Popen handles), newest first."""
+    for process, log in reversed(children):
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -285,7 +349,9 @@ async def run(args: argparse.Namespace) -> int:
 
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gluta-bench-")))
-        if args.database == "sqlite":
+        if args.database_url:  # a catalog this script loaded before: measure it again as it is
+            database_url = args.database_url
+        elif args.database == "sqlite":
             database_url = f"sqlite+aiosqlite:///{tmp / 'product.db'}"
         else:
             server = server_url(args.database)
@@ -295,73 +361,83 @@ async def run(args: argparse.Namespace) -> int:
             database_url = await stack.enter_async_context(temp_database(server))
         print(f"== product search benchmark: {args.products:,} products on {args.database} "
               f"(load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-        seconds = await load_catalog(database_url, args.products)
-        print(f"  generated and loaded in {seconds:.1f} s ({args.products / seconds:,.0f} products/s)")
+        if not args.database_url:
+            seconds = await load_catalog(database_url, args.products)
+            print(f"  generated and loaded in {seconds:.1f} s ({args.products / seconds:,.0f} products/s)")
 
         keys = TestKeys()
         jwks = tmp / "jwks.json"
         jwks.write_text(json.dumps(keys.jwks))
         port = free_port()
-        process, log = spawn_service(port, tmp, database_url, jwks)
+        children: list[tuple[subprocess.Popen[bytes], Any]] = []
+        discovery_url = ""
         try:
+            if args.gateway:
+                discovery_port = free_port()
+                discovery_url = f"http://{HOST}:{discovery_port}"
+                base_env = {"GLUTA_HOST": HOST, "GLUTA_DATA_DIR": str(tmp), "GLUTA_CONFIG_URL": "", "GLUTA_BUS_URL": "",
+                            "GLUTA_LOG_LEVEL": "WARNING"}
+                children.append(spawn("discovery", [sys.executable, "-m", "gluta_discovery"], tmp, {
+                    **base_env, "GLUTA_PORT": str(discovery_port), "GLUTA_DISCOVERY_URL": ""}))
+                async with httpx.AsyncClient(base_url=discovery_url, timeout=5) as probe:
+                    if not await wait_ready(probe, "/health", tmp, "discovery"):
+                        return 1
+            children.append(spawn_service(port, tmp, database_url, jwks, discovery_url))
             base = f"http://{HOST}:{port}"
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-                for _ in range(300):
-                    try:
-                        if (await client.get("/health")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
-                else:
-                    print((tmp / "service.log").read_text()[-3000:])
+                if not await wait_ready(client, "/health", tmp, "service"):
                     return 1
-                print(f"\n-- search pages over HTTP ({args.queries} queries per shape, concurrency "
-                      f"{args.concurrency}, size 20)")
-                print(f"  {'query shape':38} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  total")
-                everything: list[float] = []
-                for label, latencies, total in await measure_search(client, args.queries, args.concurrency):
-                    everything += latencies
-                    print(f"  {label:38} {statistics.median(latencies):7.1f}ms {percentile(latencies, 95):7.1f}ms "
-                          f"{percentile(latencies, 99):7.1f}ms {max(latencies):7.1f}ms  {total:,}")
-                p95 = percentile(everything, 95)
-                print(f"  {'ALL':38} {statistics.median(everything):7.1f}ms {p95:7.1f}ms "
-                      f"{percentile(everything, 99):7.1f}ms {max(everything):7.1f}ms")
-                print(f"  goal p95 <= 50 ms: {'MET' if p95 <= 50 else 'NOT MET'}   "
-                      f"(load average now {os.getloadavg()[0]:.1f}: other processes share the cores)")
+                pids = {"service": children[-1][0].pid}
+                print(f"\n-- search pages over HTTP, straight to the service ({args.queries} queries per shape, "
+                      f"concurrency {args.concurrency}, size 20)")
+                print_search(await measure_search(client, args.queries, args.concurrency, pids=pids))
 
-                members = [keys.bearer(1000 + i, "member") for i in range(500)]
-                rng = random.Random(3)
+                if args.gateway:
+                    gateway_port = free_port()
+                    children.append(spawn("gateway", [sys.executable, "-m", "gluta_gateway"], tmp, {
+                        **base_env, "GLUTA_PORT": str(gateway_port), "GLUTA_DISCOVERY_URL": discovery_url,
+                        "GLUTA_ROUTED_SERVICES": '["product"]',  # ready (and routing) with the one service
+                        # one load generator is one address: the limiter runs but never refuses
+                        "GLUTA_RATE_LIMIT_GUEST_PER_SECOND": "1000000000",
+                        "GLUTA_RATE_LIMIT_GUEST_BURST": "1000000000"}))
+                    async with httpx.AsyncClient(base_url=f"http://{HOST}:{gateway_port}", timeout=30) as through:
+                        if not await wait_ready(through, "/ready", tmp, "gateway"):
+                            return 1
+                        pids["gateway"] = children[-1][0].pid
+                        print(f"\n-- the same through the gateway: GET /api/product-service/products/search "
+                              f"({args.queries} queries per shape, concurrency {args.concurrency})")
+                        print_search(await measure_search(through, args.queries, args.concurrency,
+                                                          "/api/product-service/products/search", pids))
 
-                def like(worker: int, n: int) -> tuple[str, str, dict[str, Any]]:
-                    return "PUT", f"/products/{rng.randrange(1, args.products + 1)}/like", {
-                        "headers": members[(worker * 7919 + n) % len(members)]}
+                if args.skip_rates:
+                    return 0
+                    members = [keys.bearer(1000 + i, "member") for i in range(500)]
+                    rng = random.Random(3)
 
-                def detail(worker: int, n: int) -> tuple[str, str, dict[str, Any]]:
-                    return "GET", f"/products/{rng.randrange(1, args.products + 1)}", {}
+                    def like(worker: int, n: int) -> tuple[str, str, dict[str, Any]]:
+                        return "PUT", f"/products/{rng.randrange(1, args.products + 1)}/like", {
+                            "headers": members[(worker * 7919 + n) % len(members)]}
 
-                print(f"\n-- writes and reads per second ({args.seconds:.0f} s each, {args.rate_concurrency} "
-                      "concurrent clients)")
-                per_second, p95_health = await rate(client, args.seconds, args.rate_concurrency,
-                                                    lambda w, n: ("GET", "/health", {}))
-                print(f"  GET /health (baseline)     {per_second:8.0f} /s   p95 {p95_health:6.1f} ms")
-                per_second, p95_like = await rate(client, args.seconds, args.rate_concurrency, like)
-                print(f"  PUT /products/{{id}}/like   {per_second:8.0f} /s   p95 {p95_like:6.1f} ms")
-                per_second, p95_detail = await rate(client, args.seconds, args.rate_concurrency, detail)
-                print(f"  GET /products/{{id}}        {per_second:8.0f} /s   p95 {p95_detail:6.1f} ms")
+                    def detail(worker: int, n: int) -> tuple[str, str, dict[str, Any]]:
+                        return "GET", f"/products/{rng.randrange(1, args.products + 1)}", {}
+
+                    print(f"\n-- writes and reads per second ({args.seconds:.0f} s each, {args.rate_concurrency} "
+                          "concurrent clients)")
+                    per_second, p95_health = await rate(client, args.seconds, args.rate_concurrency,
+                                                        lambda w, n: ("GET", "/health", {}))
+                    print(f"  GET /health (baseline)     {per_second:8.0f} /s   p95 {p95_health:6.1f} ms")
+                    per_second, p95_like = await rate(client, args.seconds, args.rate_concurrency, like)
+                    print(f"  PUT /products/{{id}}/like   {per_second:8.0f} /s   p95 {p95_like:6.1f} ms")
+                    per_second, p95_detail = await rate(client, args.seconds, args.rate_concurrency, detail)
+                    print(f"  GET /products/{{id}}        {per_second:8.0f} /s   p95 {p95_detail:6.1f} ms")
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            log.close()
+            stop(children)
     return 0
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
+        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6] if len(sys.argv) > 6 else None)
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--products", type=int, default=100_000, help="catalog size (default 100,000)")
@@ -370,6 +446,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="concurrent search clients")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of the like and detail runs")
     parser.add_argument("--rate-concurrency", type=int, default=8, help="concurrent clients for likes/detail")
+    parser.add_argument("--gateway", action="store_true", help="also time the shapes through discovery + gateway")
+    parser.add_argument("--database-url", help="measure a catalog this script loaded before (no generation)")
+    parser.add_argument("--skip-rates", action="store_true", help="skip the like and detail throughput runs")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     raise SystemExit(asyncio.run(run(parser.parse_args())))
 
