@@ -1,9 +1,11 @@
-"""search: text indexes hold live products only; an index for priceAsc (price up, newest id first)
+"""search: text indexes hold live products only; an index for priceAsc; a narrow index keyed by id
 
 SQLite: the FTS5 tables read their content from the view `product_live_text` and the triggers index a
 product only while it is live, so a keyword's count is read from the posting list alone. MariaDB: the
 gram rows of soft-deleted products are removed (and no longer written). Every dialect: an index that
-serves `priceAsc` (unit_price ASC, id DESC) without sorting. See the service README, "Search".
+serves `priceAsc` (unit_price ASC, id DESC) without sorting. SQLite and MariaDB: `ix_product_search_cover`,
+keyed by id with the filter and sort columns, so checking a list of matching ids against the filters
+(and sorting them) reads a narrow index instead of the wide product rows. See the service README, "Search".
 
 Revision ID: 20261124_0002
 Revises: 20261123_0001
@@ -85,12 +87,19 @@ def upgrade() -> None:
         for statement in SQLITE_LIVE_TEXT_INDEX:
             op.execute(statement)
         op.execute("CREATE INDEX ix_product_price_asc ON product (unit_price, id DESC) WHERE deleted_at IS NULL")
+        # Not partial: `deleted_at IS NULL` as its second column is what makes SQLite's planner prefer it to the
+        # rowid for `id IN (...)` lookups.
+        op.execute("CREATE INDEX ix_product_search_cover ON product (id, deleted_at, product_type_id, unit_price, "
+                   "created_at, units_sold, like_count, sort_name)")
     elif dialect == "postgresql":
         op.execute("CREATE INDEX ix_product_price_asc ON product (unit_price, id DESC) WHERE deleted_at IS NULL")
     elif dialect in {"mysql", "mariadb"}:
         op.execute("DELETE product_gram FROM product_gram JOIN product ON product.id = product_gram.product_id "
                    "WHERE product.deleted_at IS NOT NULL")
         op.execute("CREATE INDEX ix_product_price_asc ON product (deleted_at, unit_price, id DESC)")
+        # Used by name (FORCE INDEX): the optimizer otherwise reads the wide clustered rows by primary key.
+        op.execute("CREATE INDEX ix_product_search_cover ON product (id, deleted_at, product_type_id, unit_price, "
+                   "created_at, units_sold, like_count)")
 
 
 def downgrade() -> None:
@@ -100,8 +109,10 @@ def downgrade() -> None:
         op.execute("DROP VIEW IF EXISTS product_live_text")
         for statement in SQLITE_OLD_TEXT_INDEX:
             op.execute(statement)
+        op.execute("DROP INDEX ix_product_search_cover")
     elif dialect in {"mysql", "mariadb"}:
         # Deleted products do not get their grams back: no search ever returns a deleted product.
+        op.execute("DROP INDEX ix_product_search_cover ON product")
         op.execute("DROP INDEX ix_product_price_asc ON product")
         return
     op.execute("DROP INDEX ix_product_price_asc")
