@@ -112,17 +112,27 @@ async def test_sorts(catalog: Any) -> None:
                                                            "cardigan"]
 
 
+PLANS = [  # the same answers whichever way the page is found (see catalog/service.py)
+    {"MANY_MATCHES": 0, "WALK_RATIO": 10**9},                          # walk the sort index
+    {"FEW_CANDIDATES": -1},                                            # MariaDB: count, then a page query
+    {"FEW_CANDIDATES": -1, "MANY_MATCHES": 0, "WALK_RATIO": 10**9},   # MariaDB: count, then walk
+    {"MANY_MATCHES": 10**9},                                           # never walk
+]
+
+
 @pytest.mark.parametrize("keyword", ["니트", "knit", "it", "울", "니트 가디건"])
 @pytest.mark.parametrize("sort", ["newest", "priceAsc", "priceDesc", "name", "popular"])
 async def test_large_match_plan_gives_the_same_pages(catalog: Any, monkeypatch: pytest.MonkeyPatch, keyword: str,
                                                      sort: str) -> None:
-    api, ids, _ = catalog
-    for extra in ({}, {"style": "캐주얼"}):
-        expected = [await find(api, keyword=keyword, sort=sort, size=2, page=page, **extra) for page in (1, 2)]
-        monkeypatch.setattr("gluta_product.catalog.service.MANY_MATCHES", 0)  # walk the sort index instead
-        monkeypatch.setattr("gluta_product.catalog.service.WALK_RATIO", 10**9)
-        assert [await find(api, keyword=keyword, sort=sort, size=2, page=page, **extra) for page in (1, 2)] == expected
-        monkeypatch.undo()
+    api, ids, types = catalog
+    for extra in ({}, {"style": "캐주얼"}, {"type": types["아우터"], "minPrice": 50_000}):
+        expected = [await find(api, keyword=keyword, sort=sort, size=2, page=page, **extra) for page in (1, 2, 3)]
+        for plan in PLANS:
+            for name, value in plan.items():
+                monkeypatch.setattr(f"gluta_product.catalog.service.{name}", value)
+            assert [await find(api, keyword=keyword, sort=sort, size=2, page=page, **extra)
+                    for page in (1, 2, 3)] == expected, plan
+            monkeypatch.undo()
 
 
 async def test_pages_are_cut_in_the_database_with_exact_totals(catalog: Any) -> None:

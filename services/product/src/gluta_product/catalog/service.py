@@ -44,6 +44,7 @@ from gluta_product.catalog.search import (
     grams_of,
     keyword_condition,
     match_count,
+    mysql_grams,
     normalize_keyword,
     sqlite_matches,
 )
@@ -138,6 +139,7 @@ MANY_MATCHES = 1000  # below this many matches, looking them all up is cheap any
 WALK_RATIO = 1.0
 WALKERS = {"sqlite", "mysql", "mariadb"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FEW_CANDIDATES = 20_000  # MariaDB, 3+ characters: one query lists every match (see _few_candidates)
 LIVE_COUNT_TTL = 60.0  # seconds; the live count only steers the plan, never an answer
 _live_counts: dict[str, tuple[float, int]] = {}
 
@@ -189,6 +191,21 @@ async def _walk(session: AsyncSession, dialect: str, total: int, rows_needed: in
     return rows_needed * await _live_count(session, dialect) <= WALK_RATIO * total * total
 
 
+async def _few_candidates(session: AsyncSession, dialect: str, keyword: str) -> bool:
+    """Tell whether a 3+ character keyword on MariaDB has at most FEW_CANDIDATES candidates (its rarest gram's).
+
+    Its condition (grams, then an INSTR recheck of each candidate's text) is the costly part of such a search;
+    with few candidates it is evaluated once, by one query returning every matching id in order.
+    """
+    if dialect not in {"mysql", "mariadb"} or len(keyword) <= 2:
+        return False
+    for gram in mysql_grams(keyword):
+        capped = select(ProductGram.product_id).where(ProductGram.gram == gram).limit(FEW_CANDIDATES + 1).subquery()
+        if int(await session.scalar(select(func.count()).select_from(capped)) or 0) <= FEW_CANDIDATES:
+            return True
+    return False
+
+
 async def search_products(session: AsyncSession, dialect: str, query: SearchQuery,
                           viewer_id: int | None) -> Page[ProductSummary]:
     """Find live products by keyword (substring of name, description or content) and filters, one page.
@@ -205,29 +222,39 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
         filters.append(Product.unit_price >= query.min_price)
     if query.max_price is not None:
         filters.append(Product.unit_price <= query.max_price)
-    only_keyword = keyword and not style and len(filters) == 1
-    if only_keyword and (counting_statement := match_count(dialect, keyword)) is not None:
-        total = int(await session.scalar(counting_statement) or 0)
-    else:
-        counting = filters + _text_conditions(dialect, keyword, style)
-        if dialect == "sqlite" and not keyword and not style:
-            # An always-true range on an indexed column lets SQLite count through a (partial) index.
-            counting.append(Product.created_at > EPOCH)
-        total = int(await session.scalar(_narrow(select(func.count()).select_from(Product).where(*counting),
-                                                 dialect, keyword, style)) or 0)
     offset = (query.page - 1) * query.size
+    order = ORDERS[query.sort]
+    ids: list[int] = []
+    if await _few_candidates(session, dialect, keyword):
+        matching = list((await session.scalars(
+            select(Product.id).where(*filters, *_text_conditions(dialect, keyword, style)).order_by(*order))).all())
+        total, ids = len(matching), matching[offset:offset + query.size]
+    else:
+        total = await _count(session, dialect, keyword, style, filters)
+        if offset < total:
+            many = await _walk(session, dialect, total, offset + query.size)
+            paging = select(Product.id).where(*filters, *_text_conditions(dialect, keyword, style, many=many))
+            if not many:
+                paging = _narrow(paging, dialect, keyword, style, query.sort)
+            ids = list((await session.scalars(paging.order_by(*order).limit(query.size).offset(offset))).all())
     items: list[ProductSummary] = []
-    if offset < total:
-        many = await _walk(session, dialect, total, offset + query.size)
-        paging = select(Product.id).where(*filters, *_text_conditions(dialect, keyword, style, many=many))
-        if not many:
-            paging = _narrow(paging, dialect, keyword, style, query.sort)
-        ids = list((await session.scalars(
-            paging.order_by(*ORDERS[query.sort]).limit(query.size).offset(offset))).all())
-        if ids:
-            by_id = {row.id: row for row in (await session.execute(summary_select().where(Product.id.in_(ids))))}
-            items = await summaries(session, [by_id[i] for i in ids if i in by_id], viewer_id)
+    if ids:
+        by_id = {row.id: row for row in (await session.execute(summary_select().where(Product.id.in_(ids))))}
+        items = await summaries(session, [by_id[i] for i in ids if i in by_id], viewer_id)
     return Page(items=items, page=query.page, size=query.size, total=total)
+
+
+async def _count(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any]) -> int:
+    """Return the exact number of live products matching (from the text index alone when it can)."""
+    counting_statement = match_count(dialect, keyword) if keyword and not style and len(filters) == 1 else None
+    if counting_statement is not None:
+        return int(await session.scalar(counting_statement) or 0)
+    counting = filters + _text_conditions(dialect, keyword, style)
+    if dialect == "sqlite" and not keyword and not style:
+        # An always-true range on an indexed column lets SQLite count through a (partial) index.
+        counting.append(Product.created_at > EPOCH)
+    return int(await session.scalar(_narrow(select(func.count()).select_from(Product).where(*counting),
+                                            dialect, keyword, style)) or 0)
 
 
 async def best_products(session: AsyncSession, size: int, viewer_id: int | None) -> list[ProductSummary]:
