@@ -388,6 +388,8 @@ async def run(args: argparse.Namespace) -> int:
                 if not await wait_ready(client, "/health", tmp, "service"):
                     return 1
                 pids = {"service": children[-1][0].pid}
+                if args.db_pid:  # the database server: shared with whatever else uses it
+                    pids["db server"] = args.db_pid
                 print(f"\n-- search pages over HTTP, straight to the service ({args.queries} queries per shape, "
                       f"concurrency {args.concurrency}, size 20)")
                 print_search(await measure_search(client, args.queries, args.concurrency, pids=pids))
@@ -447,6 +449,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of the like and detail runs")
     parser.add_argument("--rate-concurrency", type=int, default=8, help="concurrent clients for likes/detail")
     parser.add_argument("--gateway", action="store_true", help="also time the shapes through discovery + gateway")
+    parser.add_argument("--db-pid", type=int, help="also report this database server process's CPU per query")
     parser.add_argument("--database-url", help="measure a catalog this script loaded before (no generation)")
     parser.add_argument("--skip-rates", action="store_true", help="skip the like and detail throughput runs")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
