@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from gluta_contracts import OrderConfirmed, OrderLine
 from gluta_product.catalog.models import Product
@@ -187,3 +187,27 @@ async def test_keyword_search_is_served_by_a_text_index(catalog: Any) -> None:
             plan = " | ".join(" ".join(str(v) for v in row) for row in
                               (await session.execute(text(f"{explain} {compiled}"))).all())
             assert index in plan, plan
+
+
+async def test_filtered_counts_read_the_narrow_index(catalog: Any) -> None:
+    """A keyword + type count checks the matching ids in `ix_product_search_cover`, not in the wide rows."""
+    api, _, types = catalog
+    db = api.service.db
+    if db.dialect == "postgresql":
+        pytest.skip("PostgreSQL checks the ids in its heap (bitmap scan); no narrow index there")
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        assert (await find(api, keyword="니트", type=types["아우터"]))["total"] == 1
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    statement, parameters = next((s, p) for s, p in statements if "count(" in s.lower())
+    explain = "EXPLAIN QUERY PLAN" if db.dialect == "sqlite" else "EXPLAIN"
+    async with db.engine.connect() as conn:
+        plan = " | ".join(" ".join(str(v) for v in row) for row in
+                          (await conn.exec_driver_sql(f"{explain} {statement}", parameters)).all())
+    assert "ix_product_search_cover" in plan, plan

@@ -27,14 +27,29 @@ from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, TextualSelect, and_, column, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, Table, TextualSelect, and_, column, func, literal_column, select, text
+from sqlalchemy.ext.compiler import compiles
 
 from gluta_product.catalog.models import Product, ProductGram
 
 SEPARATOR = "\n"
+NARROW_INDEX = "ix_product_search_cover"  # keyed by id, with the filter and sort columns (migration 0002)
 MAX_KEYWORD = 100
 _SPACES = re.compile(r"\s+")
 _MYSQL = {"mysql", "mariadb"}
+
+
+@compiles(Table, "sqlite")
+def _sqlite_table(table: Table, compiler: Any, **kw: Any) -> str:
+    """Render a statement's SQLite `INDEXED BY` hint (`with_hint(..., "sqlite")`), which SQLAlchemy drops.
+
+    SQLite's planner otherwise decides from ANALYZE statistics a service database may never have.
+    """
+    rendered = compiler.visit_table(table, **kw)
+    hint = (kw.get("fromhints") or {}).get(table) if kw.get("asfrom") else None
+    if hint and hint.startswith("INDEXED BY ") and not rendered.endswith(hint):
+        rendered += " " + hint
+    return str(rendered)
 
 
 def normalize(value: str) -> str:

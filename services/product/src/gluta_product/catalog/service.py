@@ -39,6 +39,7 @@ from gluta_product.catalog.schemas import (
     StyleRegistered,
 )
 from gluta_product.catalog.search import (
+    NARROW_INDEX,
     build_search_grams,
     build_search_text,
     grams_of,
@@ -173,14 +174,20 @@ def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = Fal
 
 def _narrow(statement: Select[Any], dialect: str, keyword: str, style: str,
             sort: SortOrder | None = None) -> Select[Any]:
-    """On MariaDB, check a list of matching ids against the filters through the narrow `ix_product_search_cover`.
+    """Check a list of matching ids against the filters (and sort them) in the narrow `ix_product_search_cover`.
 
-    Its optimizer otherwise reads each listed id's wide clustered row. Not for 3+ character keywords (their
-    INSTR recheck reads `search_text` anyway) nor for the name sort (`sort_name` is not in that index).
+    Named in the statement, so the plan does not hang on statistics: SQLite picks the rowid without ANALYZE
+    data, MariaDB's optimizer reads the wide clustered rows. Only when the statement has an `id IN (list)`
+    (a keyword or a style, not walking). On MariaDB not for 3+ character keywords (their INSTR recheck reads
+    `search_text` anyway) nor for the name sort (`sort_name` is not in its index).
     """
-    if dialect not in {"mysql", "mariadb"} or not (keyword or style) or len(keyword) > 2 or sort is SortOrder.name:
+    if not (keyword or style):
         return statement
-    hint = "FORCE INDEX (ix_product_search_cover)"
+    if dialect == "sqlite":
+        return statement.with_hint(Product, f"INDEXED BY {NARROW_INDEX}", "sqlite")
+    if dialect not in {"mysql", "mariadb"} or len(keyword) > 2 or sort is SortOrder.name:
+        return statement
+    hint = f"FORCE INDEX ({NARROW_INDEX})"
     return statement.with_hint(Product, hint, "mysql").with_hint(Product, hint, "mariadb")
 
 
