@@ -177,6 +177,9 @@ async def load_catalog(database_url: str, count: int, batch: int = 2000) -> floa
         if db.dialect == "sqlite":
             await conn.exec_driver_sql("INSERT INTO product_fts(product_fts) VALUES ('optimize')")
             await conn.exec_driver_sql("INSERT INTO product_gram_fts(product_gram_fts) VALUES ('optimize')")
+    async with db.write_engine.begin() as conn:  # the service keeps this count; a bulk load sets it once
+        await conn.exec_driver_sql("UPDATE product_counter SET value = (SELECT COUNT(*) FROM product "
+                                   "WHERE deleted_at IS NULL) WHERE name = 'live'")
     async with db.write_engine.begin() as conn:
         if db.dialect == "sqlite":
             await conn.exec_driver_sql("ANALYZE")

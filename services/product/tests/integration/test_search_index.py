@@ -63,7 +63,10 @@ async def test_index_follows_create_edit_and_delete(dialect: str, tmp_path: Path
         assert await trigram_ids(db, "가디건") in (set(), None)
         assert await trigram_ids(db, "코튼 셔") in ({first}, None)
 
+        assert (await api.client.get("/products/search")).json()["total"] == 2  # the live count, kept by create
         assert (await api.client.delete(f"/products/{second}", headers=api.admin)).status_code == 204
+        assert (await api.client.delete(f"/products/{second}", headers=api.admin)).status_code == 404
+        assert (await api.client.get("/products/search")).json()["total"] == 1  # ... and by delete, once
         assert await indexed_ids(db, "셔츠") == {first}
         assert await indexed_ids(db, "린") == set()
         response = await api.client.get("/products/search", params={"keyword": "셔츠"})
@@ -119,5 +122,8 @@ async def test_migration_backfills_a_live_only_index(dialect: str, tmp_path: Pat
                 page = await search_products(session, db.dialect, SearchQuery(keyword="니트", sort=SortOrder.price_asc),
                                              None)
             assert ([s.product_id for s in page.items], page.total) == ([1, 3], 2)
+            async with db.read_sessions() as session:  # the live count is backfilled
+                page = await search_products(session, db.dialect, SearchQuery(), None)
+            assert ([s.product_id for s in page.items], page.total) == ([3, 1], 2)
         finally:
             await db.dispose()

@@ -91,3 +91,12 @@ class ProductGram(Base):
     gram: Mapped[str] = mapped_column(exact_string(2), primary_key=True)
     # No foreign key: on MariaDB it would add a second index as large as the table.
     product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class ProductCounter(Base):
+    """A count kept exact in the transactions that change it: `live` = products not deleted (see search)."""
+
+    __tablename__ = "product_counter"
+
+    name: Mapped[str] = mapped_column(exact_string(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

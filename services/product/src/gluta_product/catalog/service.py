@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,14 @@ from gluta_product.catalog.exceptions import (
     TypeInUse,
     TypeNotFound,
 )
-from gluta_product.catalog.models import Product, ProductGram, ProductImage, ProductStyle, ProductType
+from gluta_product.catalog.models import (
+    Product,
+    ProductCounter,
+    ProductGram,
+    ProductImage,
+    ProductStyle,
+    ProductType,
+)
 from gluta_product.catalog.schemas import (
     ImageRef,
     ProductDetail,
@@ -141,23 +147,6 @@ WALK_RATIO = 1.0
 WALKERS = {"sqlite", "mysql", "mariadb"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FEW_CANDIDATES = 20_000  # MariaDB, 3+ characters: one query lists every match (see _few_candidates)
-LIVE_COUNT_TTL = 60.0  # seconds; the live count only steers the plan, never an answer
-_live_counts: dict[str, tuple[float, int]] = {}
-
-
-async def _live_count(session: AsyncSession, dialect: str) -> int:
-    """Return how many live products there are, cached per database for LIVE_COUNT_TTL seconds."""
-    key = str(session.bind.url) if session.bind is not None else ""
-    now = time.monotonic()
-    cached = _live_counts.get(key)
-    if cached is not None and now - cached[0] < LIVE_COUNT_TTL:
-        return cached[1]
-    live = [Product.deleted_at.is_(None)]
-    if dialect == "sqlite":
-        live.append(Product.created_at > EPOCH)  # counts through the partial index (see search_products)
-    count = int(await session.scalar(select(func.count()).select_from(Product).where(*live)) or 0)
-    _live_counts[key] = (now, count)
-    return count
 
 
 def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = False) -> list[Any]:
@@ -195,7 +184,7 @@ async def _walk(session: AsyncSession, dialect: str, total: int, rows_needed: in
     """Tell whether walking the sort index reaches the page within WALK_RATIO * total rows."""
     if dialect not in WALKERS or total <= MANY_MATCHES:
         return False
-    return rows_needed * await _live_count(session, dialect) <= WALK_RATIO * total * total
+    return rows_needed * await _live(session) <= WALK_RATIO * total * total
 
 
 async def _few_candidates(session: AsyncSession, dialect: str, keyword: str) -> bool:
@@ -251,8 +240,23 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
     return Page(items=items, page=query.page, size=query.size, total=total)
 
 
+LIVE = "live"  # product_counter: live products
+
+
+async def count_live(session: AsyncSession, change: int) -> None:
+    """Add `change` to the live product count, in the caller's transaction (create +1, delete -1)."""
+    await session.execute(update(ProductCounter).where(ProductCounter.name == LIVE)
+                          .values(value=ProductCounter.value + change))
+
+
+async def _live(session: AsyncSession) -> int:
+    return int(await session.scalar(select(ProductCounter.value).where(ProductCounter.name == LIVE)) or 0)
+
+
 async def _count(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any]) -> int:
-    """Return the exact number of live products matching (from the text index alone when it can)."""
+    """Return the exact number of live products matching (from the counter or the text index when it can)."""
+    if not keyword and not style and len(filters) == 1:
+        return await _live(session)
     counting_statement = match_count(dialect, keyword) if keyword and not style and len(filters) == 1 else None
     if counting_statement is not None:
         return int(await session.scalar(counting_statement) or 0)
@@ -372,6 +376,7 @@ async def create_product(uow: UnitOfWork, data: ProductWrite) -> ProductDetail:
     session.add(product)
     await session.flush()
     await index_grams(session, uow.db.dialect, product.id, None, product.search_text)
+    await count_live(session, +1)
     await _write_children(session, product.id, data)
     uow.outbox.add(product_changed(product))
     return await product_detail(session, product.id, None)
@@ -412,6 +417,7 @@ async def delete_product(uow: UnitOfWork, product_id: int) -> None:
         product = await session.get(Product, product_id, populate_existing=True)
         assert product is not None
         await index_grams(session, uow.db.dialect, product.id, product.search_text, "")  # live products only
+        await count_live(session, -1)
         await release_images(session, await _image_ids_of(session, product), now)
         uow.outbox.add(product_changed(product))
         await uow.commit()

@@ -1,18 +1,23 @@
-"""search: text indexes hold live products only; an index for priceAsc; a narrow index keyed by id
+"""search: live-only text indexes; an index for priceAsc; a narrow index keyed by id; the live count
 
 SQLite: the FTS5 tables read their content from the view `product_live_text` and the triggers index a
 product only while it is live, so a keyword's count is read from the posting list alone. MariaDB: the
 gram rows of soft-deleted products are removed (and no longer written). Every dialect: an index that
 serves `priceAsc` (unit_price ASC, id DESC) without sorting. SQLite and MariaDB: `ix_product_search_cover`,
 keyed by id with the filter and sort columns, so checking a list of matching ids against the filters
-(and sorting them) reads a narrow index instead of the wide product rows. See the service README, "Search".
+(and sorting them) reads a narrow index instead of the wide product rows. Every dialect: `product_counter`
+holds the number of live products (kept exact by create and delete), the total of an unfiltered listing.
+See the service README, "Search".
 
 Revision ID: 20261124_0002
 Revises: 20261123_0001
 Create Date: 2026-11-24
 """
 
+import sqlalchemy as sa
 from alembic import op
+
+from gluta_product.models import exact_string
 
 revision = "20261124_0002"
 down_revision = "20261123_0001"
@@ -82,6 +87,13 @@ def _drop_sqlite_text_index(triggers: tuple[str, ...]) -> None:
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
+    op.create_table(
+        "product_counter",
+        sa.Column("name", exact_string(40), primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=False),
+    )
+    op.execute("INSERT INTO product_counter (name, value) "
+               "SELECT 'live', COUNT(*) FROM product WHERE deleted_at IS NULL")
     if dialect == "sqlite":
         _drop_sqlite_text_index(OLD_SQLITE_TRIGGERS)
         for statement in SQLITE_LIVE_TEXT_INDEX:
@@ -104,6 +116,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
+    op.drop_table("product_counter")
     if dialect == "sqlite":
         _drop_sqlite_text_index(("product_live_text_ai", "product_live_text_ad", "product_live_text_au"))
         op.execute("DROP VIEW IF EXISTS product_live_text")
