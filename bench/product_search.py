@@ -414,30 +414,34 @@ async def run(args: argparse.Namespace) -> int:
                         print_search(await measure_search(through, args.queries, args.concurrency,
                                                           "/api/product-service/products/search", pids))
 
-                if args.skip_rates:
-                    return 0
-                    members = [keys.bearer(1000 + i, "member") for i in range(500)]
-                    rng = random.Random(3)
-
-                    def like(worker: int, n: int) -> tuple[str, str, dict[str, Any]]:
-                        return "PUT", f"/products/{rng.randrange(1, args.products + 1)}/like", {
-                            "headers": members[(worker * 7919 + n) % len(members)]}
-
-                    def detail(worker: int, n: int) -> tuple[str, str, dict[str, Any]]:
-                        return "GET", f"/products/{rng.randrange(1, args.products + 1)}", {}
-
-                    print(f"\n-- writes and reads per second ({args.seconds:.0f} s each, {args.rate_concurrency} "
-                          "concurrent clients)")
-                    per_second, p95_health = await rate(client, args.seconds, args.rate_concurrency,
-                                                        lambda w, n: ("GET", "/health", {}))
-                    print(f"  GET /health (baseline)     {per_second:8.0f} /s   p95 {p95_health:6.1f} ms")
-                    per_second, p95_like = await rate(client, args.seconds, args.rate_concurrency, like)
-                    print(f"  PUT /products/{{id}}/like   {per_second:8.0f} /s   p95 {p95_like:6.1f} ms")
-                    per_second, p95_detail = await rate(client, args.seconds, args.rate_concurrency, detail)
-                    print(f"  GET /products/{{id}}        {per_second:8.0f} /s   p95 {p95_detail:6.1f} ms")
+                if not args.skip_rates:
+                    await measure_rates(client, keys, args)
         finally:
             stop(children)
     return 0
+
+
+async def measure_rates(client: httpx.AsyncClient, keys: Any, args: argparse.Namespace) -> None:
+    """Likes (PUT /products/{id}/like by many members) and detail reads per second, straight to the service."""
+    members = [keys.bearer(1000 + i, "member") for i in range(500)]
+    rng = random.Random(3)
+
+    def like(worker: int, n: int) -> tuple[str, str, dict[str, Any]]:
+        return "PUT", f"/products/{rng.randrange(1, args.products + 1)}/like", {
+            "headers": members[(worker * 7919 + n) % len(members)]}
+
+    def detail(worker: int, n: int) -> tuple[str, str, dict[str, Any]]:
+        return "GET", f"/products/{rng.randrange(1, args.products + 1)}", {}
+
+    print(f"\n-- writes and reads per second ({args.seconds:.0f} s each, {args.rate_concurrency} "
+          "concurrent clients)")
+    per_second, p95_health = await rate(client, args.seconds, args.rate_concurrency,
+                                        lambda w, n: ("GET", "/health", {}))
+    print(f"  GET /health (baseline)     {per_second:8.0f} /s   p95 {p95_health:6.1f} ms")
+    per_second, p95_like = await rate(client, args.seconds, args.rate_concurrency, like)
+    print(f"  PUT /products/{{id}}/like   {per_second:8.0f} /s   p95 {p95_like:6.1f} ms")
+    per_second, p95_detail = await rate(client, args.seconds, args.rate_concurrency, detail)
+    print(f"  GET /products/{{id}}        {per_second:8.0f} /s   p95 {p95_detail:6.1f} ms")
 
 
 def main() -> None:
