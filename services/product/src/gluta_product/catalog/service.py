@@ -54,6 +54,7 @@ from gluta_product.catalog.search import (
     mysql_grams,
     normalize_keyword,
     sqlite_matches,
+    sqlite_probe,
 )
 from gluta_product.image.exceptions import ImageNotFound
 from gluta_product.image.models import Image
@@ -144,6 +145,7 @@ async def summaries(session: AsyncSession, rows: Sequence[Any], viewer_id: int |
 # (estimated from the share of live products that match: matches spread evenly over the sort order).
 MANY_MATCHES = 1000  # below this many matches, looking them all up is cheap anyway
 WALK_RATIO = 1.0
+PROBE_ROWS = 50  # SQLite, 1-2 characters, no style: a walk this short probes the FTS table row by row
 WALKERS = {"sqlite", "mysql", "mariadb"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FEW_CANDIDATES = 20_000  # MariaDB, 3+ characters: one query lists every match (see _few_candidates)
@@ -180,11 +182,15 @@ def _narrow(statement: Select[Any], dialect: str, keyword: str, style: str,
     return statement.with_hint(Product, hint, "mysql").with_hint(Product, hint, "mariadb")
 
 
-async def _walk(session: AsyncSession, dialect: str, total: int, rows_needed: int) -> bool:
-    """Tell whether walking the sort index reaches the page within WALK_RATIO * total rows."""
+async def _walk(session: AsyncSession, dialect: str, total: int, rows_needed: int) -> float | None:
+    """Return the sort-index rows a walk is expected to read to reach the page, or None: do not walk.
+
+    Walk when that is at most WALK_RATIO * total rows (matches assumed spread evenly over the sort order).
+    """
     if dialect not in WALKERS or total <= MANY_MATCHES:
-        return False
-    return rows_needed * await _live(session) <= WALK_RATIO * total * total
+        return None
+    rows = rows_needed * await _live(session) / total
+    return rows if rows <= WALK_RATIO * total else None
 
 
 async def _few_candidates(session: AsyncSession, dialect: str, keyword: str) -> bool:
@@ -228,9 +234,13 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
     else:
         total = await _count(session, dialect, keyword, style, filters)
         if offset < total:
-            many = await _walk(session, dialect, total, offset + query.size)
-            paging = select(Product.id).where(*filters, *_text_conditions(dialect, keyword, style, many=many))
-            if not many:
+            walk = await _walk(session, dialect, total, offset + query.size) if keyword or style else None
+            if walk is not None and walk <= PROBE_ROWS and dialect == "sqlite" and len(keyword) <= 2 and not style:
+                conditions = [sqlite_probe(keyword)] if keyword else []
+            else:
+                conditions = _text_conditions(dialect, keyword, style, many=walk is not None)
+            paging = select(Product.id).where(*filters, *conditions)
+            if walk is None:
                 paging = _narrow(paging, dialect, keyword, style, query.sort)
             ids = list((await session.scalars(paging.order_by(*order).limit(query.size).offset(offset))).all())
     items: list[ProductSummary] = []
