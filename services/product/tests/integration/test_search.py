@@ -114,8 +114,6 @@ async def test_sorts(catalog: Any) -> None:
 
 PLANS = [  # the same answers whichever way the page is found (see catalog/service.py)
     {"MANY_MATCHES": 0, "WALK_RATIO": 10**9},                          # walk the sort index
-    {"FEW_CANDIDATES": -1},                                            # MariaDB: count, then a page query
-    {"FEW_CANDIDATES": -1, "MANY_MATCHES": 0, "WALK_RATIO": 10**9},   # MariaDB: count, then walk
     {"MANY_MATCHES": 10**9},                                           # never walk
     {"MANY_MATCHES": 0, "WALK_RATIO": 10**9, "PROBE_ROWS": 10**9},     # SQLite: walk, probing the FTS table
 ]

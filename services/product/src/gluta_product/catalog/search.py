@@ -186,12 +186,6 @@ def keyword_condition(dialect: str, keyword: str, *, many: bool = False) -> Colu
     raise ValueError(f"no text index for dialect {dialect!r}")
 
 
-def mysql_grams(keyword: str) -> list[str]:
-    """Return the grams a 3+ character keyword is looked up by on MariaDB: up to 6 of its bigrams, spread."""
-    bigrams = sorted({keyword[i:i + 2] for i in range(len(keyword) - 1)} & grams_of(keyword))
-    return _spread(bigrams, 6) if bigrams else sorted(grams_of(keyword))
-
-
 def mysql_condition(keyword: str, target: ColumnElement[int]) -> ColumnElement[bool]:
     """Return the MariaDB condition: products having each of the keyword's grams, rechecked when longer.
 
@@ -200,6 +194,7 @@ def mysql_condition(keyword: str, target: ColumnElement[int]) -> ColumnElement[b
     """
     if len(keyword) <= 2:
         return target.in_(select(ProductGram.product_id).where(ProductGram.gram == keyword))
-    grams = mysql_grams(keyword)
+    bigrams = sorted({keyword[i:i + 2] for i in range(len(keyword) - 1)} & grams_of(keyword))
+    grams = _spread(bigrams, 6) if bigrams else sorted(grams_of(keyword))
     return and_(*(target.in_(select(ProductGram.product_id).where(ProductGram.gram == gram)) for gram in grams),
                 func.instr(Product.search_text, keyword) > literal_column("0"))

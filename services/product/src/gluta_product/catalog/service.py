@@ -51,7 +51,6 @@ from gluta_product.catalog.search import (
     grams_of,
     keyword_condition,
     match_count,
-    mysql_grams,
     normalize_keyword,
     sqlite_matches,
     sqlite_probe,
@@ -148,7 +147,6 @@ WALK_RATIO = 1.0
 PROBE_ROWS = 50  # SQLite, 1-2 characters, no style: a walk this short probes the FTS table row by row
 WALKERS = {"sqlite", "mysql", "mariadb"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FEW_CANDIDATES = 20_000  # MariaDB, 3+ characters: one query lists every match (see _few_candidates)
 
 
 def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = False) -> list[Any]:
@@ -193,21 +191,6 @@ async def _walk(session: AsyncSession, dialect: str, total: int, rows_needed: in
     return rows if rows <= WALK_RATIO * total else None
 
 
-async def _few_candidates(session: AsyncSession, dialect: str, keyword: str) -> bool:
-    """Tell whether a 3+ character keyword on MariaDB has at most FEW_CANDIDATES candidates (its rarest gram's).
-
-    Its condition (grams, then an INSTR recheck of each candidate's text) is the costly part of such a search;
-    with few candidates it is evaluated once, by one query returning every matching id in order.
-    """
-    if dialect not in {"mysql", "mariadb"} or len(keyword) <= 2:
-        return False
-    for gram in mysql_grams(keyword):
-        capped = select(ProductGram.product_id).where(ProductGram.gram == gram).limit(FEW_CANDIDATES + 1).subquery()
-        if int(await session.scalar(select(func.count()).select_from(capped)) or 0) <= FEW_CANDIDATES:
-            return True
-    return False
-
-
 async def search_products(session: AsyncSession, dialect: str, query: SearchQuery,
                           viewer_id: int | None) -> Page[ProductSummary]:
     """Find live products by keyword (substring of name, description or content) and filters, one page.
@@ -227,22 +210,17 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
     offset = (query.page - 1) * query.size
     order = ORDERS[query.sort]
     ids: list[int] = []
-    if await _few_candidates(session, dialect, keyword):
-        matching = list((await session.scalars(
-            select(Product.id).where(*filters, *_text_conditions(dialect, keyword, style)).order_by(*order))).all())
-        total, ids = len(matching), matching[offset:offset + query.size]
-    else:
-        total = await _count(session, dialect, keyword, style, filters)
-        if offset < total:
-            walk = await _walk(session, dialect, total, offset + query.size) if keyword or style else None
-            if walk is not None and walk <= PROBE_ROWS and dialect == "sqlite" and len(keyword) <= 2 and not style:
-                conditions = [sqlite_probe(keyword)] if keyword else []
-            else:
-                conditions = _text_conditions(dialect, keyword, style, many=walk is not None)
-            paging = select(Product.id).where(*filters, *conditions)
-            if walk is None:
-                paging = _narrow(paging, dialect, keyword, style, query.sort)
-            ids = list((await session.scalars(paging.order_by(*order).limit(query.size).offset(offset))).all())
+    total = await _count(session, dialect, keyword, style, filters)
+    if offset < total:
+        walk = await _walk(session, dialect, total, offset + query.size) if keyword or style else None
+        if walk is not None and walk <= PROBE_ROWS and dialect == "sqlite" and len(keyword) <= 2 and not style:
+            conditions = [sqlite_probe(keyword)] if keyword else []
+        else:
+            conditions = _text_conditions(dialect, keyword, style, many=walk is not None)
+        paging = select(Product.id).where(*filters, *conditions)
+        if walk is None:
+            paging = _narrow(paging, dialect, keyword, style, query.sort)
+        ids = list((await session.scalars(paging.order_by(*order).limit(query.size).offset(offset))).all())
     items: list[ProductSummary] = []
     if ids:
         by_id = {row.id: row for row in (await session.execute(summary_select().where(Product.id.in_(ids))))}
