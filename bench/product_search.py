@@ -187,8 +187,6 @@ async def load_catalog(database_url: str, count: int, batch: int = 2000) -> floa
             await conn.exec_driver_sql("ANALYZE")
         else:
             await conn.exec_driver_sql("ANALYZE TABLE product, product_style, product_gram")
-    if db.dialect in {"mysql", "mariadb"}:
-        await settle_innodb(db)
     if db.dialect == "postgresql":
         async with db.write_engine.begin() as conn:  # keep ids from colliding with later inserts
             await conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('product', 'id'), "
@@ -197,22 +195,16 @@ async def load_catalog(database_url: str, count: int, batch: int = 2000) -> floa
     return time.perf_counter() - started
 
 
-async def settle_innodb(db: Any, seconds: float = 180) -> None:
-    """Wait until InnoDB has written out the bulk load's dirty pages (its page cleaner and purge threads
-    otherwise run during the measurement and count in the server's CPU per query)."""
+async def settle(pid: int, seconds: float = 180) -> None:
+    """Wait until the database server is idle (its CPU below 5 % over 2 s): after a bulk load InnoDB's page
+    cleaner and purge threads keep working, and that would count in the server's CPU per query."""
     started = time.perf_counter()
-    dirty = total = 0
     while time.perf_counter() - started < seconds:
-        async with db.write_engine.connect() as conn:
-            rows = dict((await conn.exec_driver_sql(
-                "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_pages_dirty', "
-                "'Innodb_buffer_pool_pages_total')")).all())
-        dirty = int(rows.get("Innodb_buffer_pool_pages_dirty", 0))
-        total = int(rows.get("Innodb_buffer_pool_pages_total", 1))
-        if dirty <= total // 50:
-            break
+        before = cpu_ms(pid)
         await asyncio.sleep(2)
-    print(f"  InnoDB settled after {time.perf_counter() - started:.0f} s ({dirty:,} of {total:,} pages dirty)")
+        if cpu_ms(pid) - before < 100:
+            break
+    print(f"  database server idle after {time.perf_counter() - started:.0f} s")
 
 
 # --------------------------------------------------------------------------- the service process
@@ -387,6 +379,8 @@ async def run(args: argparse.Namespace) -> int:
         if not args.database_url:
             seconds = await load_catalog(database_url, args.products)
             print(f"  generated and loaded in {seconds:.1f} s ({args.products / seconds:,.0f} products/s)")
+        if args.db_pid:
+            await settle(args.db_pid)
 
         keys = TestKeys()
         jwks = tmp / "jwks.json"
