@@ -207,6 +207,22 @@ def s3_bucket(s3_server: S3Server) -> S3Bucket:
     return S3Bucket(s3_server)
 
 
+@pytest.fixture
+def own_s3_server() -> Iterator[S3Server]:
+    """An S3 server of the test's own, which the test may stop (an outage); stopped at the end in any case."""
+    server = S3Server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def bucket_on() -> Callable[[S3Server], S3Bucket]:
+    """Return `bucket_on(server)`: a fresh bucket on that server."""
+    return S3Bucket
+
+
 @pytest.fixture(params=STORAGES)
 async def storage_api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
     """The app on its own SQLite database, once with the local folder and once with an S3 bucket.

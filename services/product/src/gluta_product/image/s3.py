@@ -23,6 +23,7 @@ from gluta_product.image.storage import S3Location, StorageUnavailable
 
 log = get_logger("gluta.product.image.s3")
 
+CHECK_SECONDS = 2.0
 READY_PREFIX = ".ready-probe"  # listed (never written) by the readiness check: empty, so the answer is small
 
 
@@ -107,11 +108,12 @@ class S3ImageStorage:
             raise _failure("delete", key, exc) from None
         return size
 
-    async def check(self, timeout: float = 2.0) -> None:
+    async def check(self) -> None:
         """Raise StorageUnavailable unless the bucket answers a listing (reachable, exists, credentials accepted).
 
-        Bounded by `timeout` (the client's retries would outlast a readiness probe).
+        Bounded by CHECK_SECONDS: the client's retries would outlast a readiness probe (3 s in deploy/k8s).
         """
+        timeout = CHECK_SECONDS
         try:
             async with asyncio.timeout(timeout):
                 await obstore.list_with_delimiter_async(self._store, prefix=READY_PREFIX)
