@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from gluta_kit.settings import ServiceSettings
@@ -33,3 +33,11 @@ class ProductSettings(ServiceSettings):
     def _known_storage(cls, value: str | None) -> str | None:
         check_storage_url(value)  # fails fast at start with the reason; never opens a connection
         return value or None
+
+    @model_validator(mode="after")
+    def _both_keys_or_neither(self) -> "ProductSettings":
+        secret = self.image_storage_secret_access_key
+        if bool(self.image_storage_access_key_id) != bool(secret and secret.get_secret_value()):
+            raise ValueError("set both GLUTA_IMAGE_STORAGE_ACCESS_KEY_ID and GLUTA_IMAGE_STORAGE_SECRET_ACCESS_KEY, "
+                             "or neither (then the AWS_* variables or the instance's role are used)")
+        return self

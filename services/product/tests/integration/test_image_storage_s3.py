@@ -140,6 +140,14 @@ def test_bad_storage_urls_stop_the_start_with_the_reason(tmp_path: Path, url: st
     assert "topsecret" not in str(refused.value)  # neither the reason nor pydantic echoes the value
 
 
+def test_one_key_without_the_other_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="set both GLUTA_IMAGE_STORAGE_ACCESS_KEY_ID") as refused:
+        make_settings(ProductSettings, tmp_path, image_storage_secret_access_key="topsecret")
+    assert "topsecret" not in str(refused.value)
+    empty = make_settings(ProductSettings, tmp_path, image_storage_access_key_id="", image_storage_secret_access_key="")
+    assert not empty.image_storage_access_key_id  # compose's defaults: both empty = the AWS chain
+
+
 def test_a_bad_url_makes_the_process_exit_at_start(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GLUTA_", "AWS_"))}
     env.update(GLUTA_IMAGE_STORAGE_URL="s3://x/images", GLUTA_CONFIG_URL="", GLUTA_DISCOVERY_URL="",

@@ -125,7 +125,7 @@ def parse_s3_url(url: str) -> S3Location:
     if any(part in {"", ".", ".."} for part in prefix.split("/")) and prefix:
         raise ValueError(f"the image storage prefix {prefix!r} has an empty, '.' or '..' segment")
     try:
-        options = parse_qs(parsed.query, strict_parsing=bool(parsed.query), max_num_fields=len(S3_URL_OPTIONS))
+        options = parse_qs(parsed.query, strict_parsing=bool(parsed.query), max_num_fields=20)
     except ValueError as exc:
         raise ValueError(f"the image storage URL's options do not parse ({exc}); the form is {S3_URL_FORM}") from None
     unknown = sorted(set(options) - S3_URL_OPTIONS)
