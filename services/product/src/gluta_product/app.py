@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -14,7 +15,7 @@ from gluta_product.catalog.router import router as catalog_router
 from gluta_product.demo.service import seed_demo_data
 from gluta_product.events import register_handlers
 from gluta_product.image.router import router as image_router
-from gluta_product.image.storage import storage_from_url
+from gluta_product.image.storage import ImageStorage, storage_from_url
 from gluta_product.inquiry.router import router as inquiry_router
 from gluta_product.janitor.router import router as janitor_router
 from gluta_product.like.router import router as like_router
@@ -49,11 +50,34 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+class ProductService(Service):
+    """The kit's service, whose readiness also asks the image storage (when it can be asked: S3)."""
+
+    def __init__(self, settings: ProductSettings, storage: ImageStorage, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.storage = storage
+
+    async def readiness(self) -> dict[str, str]:
+        """Check the database and broker, and that the image bucket answers."""
+        checks = await super().readiness()
+        check = getattr(self.storage, "check", None)
+        if check is not None:
+            try:
+                await check()
+                checks["imageStorage"] = "ok"
+            except OSError as exc:
+                checks["imageStorage"] = f"down: {exc}"[:200]
+        return checks
+
+
 def create_app(settings: ProductSettings) -> FastAPI:
     """Build the product app."""
-    service = Service(settings, migrations=MIGRATIONS)
+    secret = settings.image_storage_secret_access_key
+    storage = storage_from_url(settings.image_storage_url, settings.data_dir,
+                               access_key_id=settings.image_storage_access_key_id,
+                               secret_access_key=secret.get_secret_value() if secret else None)
+    service = ProductService(settings, storage, migrations=MIGRATIONS)
     register_handlers(service)
-    storage = storage_from_url(settings.image_storage_url, settings.data_dir)
     if settings.demo:
         async def demo() -> None:
             await seed_demo_data(service, storage)
