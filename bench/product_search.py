@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/product_search.py [--products 100000] [--database sqlite|mysql|postgres]
                                              [--queries 60] [--concurrency 1] [--seconds 5] [--gateway]
+                                             [--db-pid PID] [--database-url URL] [--skip-rates]
 
 1. Generates `--products` products (Korean and English names, descriptions and HTML content, types,
    styles, varied prices, likes and sales) and bulk-inserts them through the service's own models
@@ -15,6 +16,9 @@
 With `--gateway`, also starts a discovery service and the API gateway (as `python -m gluta_discovery` /
 `python -m gluta_gateway` run them; the service registers itself in discovery) and times the same
 shapes through GET /api/product-service/products/search, with the gateway's CPU per query too.
+`--db-pid $(pgrep -x mariadbd)` adds the database server's CPU per query (shared with anything else using
+that server) and waits for it to go idle after the load; `--database-url` measures a catalog loaded by an
+earlier run (nothing generated, nothing dropped).
 Goal: p95 <= 50 ms for search on SQLite and on MariaDB. Everything started is stopped at the end.
 """
 
