@@ -517,8 +517,10 @@ async def run_strategy(strategy: Strategy, args: argparse.Namespace, nats: Proce
         print(f"  {strategy.label}: {len(plan)} claims from {len(tokens)} members over {args.concurrency} "
               f"connections through {via}...", flush=True)
         meters = CpuMeters(processes, gateway, nats, args.redis_url if strategy.gate == "redis" else None)
+        profilers = start_profilers(args, [*processes, *([gateway] if gateway else [])], workdir)
         await meters.begin()
         result = await run_load(targets, requests, args.concurrency)
+        stop_profilers(profilers)
         loadgen_cpu = meters.loadgen_cpu()
         gate_count = sum(1 for s in result.statuses if s == 201)
         persisted = await count_persisted(database_url, coupon_id, gate_count, started=time.perf_counter())
@@ -531,6 +533,33 @@ async def run_strategy(strategy: Strategy, args: argparse.Namespace, nats: Proce
         report.machine_load = round(os.getloadavg()[0], 2)
         report.notes.append(f"persist path: {'async via CouponClaimed' if strategy.gate == 'redis' else 'same tx'}")
         return report
+
+
+def start_profilers(args: argparse.Namespace, processes: list[Process], workdir: Path) -> list[subprocess.Popen]:
+    """With `--py-spy BINARY`: sample each process during the storm into <name>.folded (collapsed stacks)."""
+    if not args.py_spy:
+        return []
+    out_dir = Path(args.profile_dir or workdir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = []
+    for process in processes:
+        target = out_dir / f"{process.name}.folded"
+        started.append(subprocess.Popen([args.py_spy, "record", "-p", str(process.popen.pid), "-r", "200",
+                                         "--format", "raw", "-o", str(target), "--nonblocking"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        print(f"  py-spy on {process.name} -> {target}", flush=True)
+    time.sleep(0.5)
+    return started
+
+
+def stop_profilers(profilers: list[subprocess.Popen]) -> None:
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+    for profiler in profilers:
+        try:
+            profiler.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
 
 
 class CpuMeters:
@@ -849,6 +878,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--key-file", default=str(RESULTS / "bench_signing_key.pem"))
     parser.add_argument("--jwks-port", type=int, default=8799)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--py-spy", default=None, help="py-spy binary: profile the services during each storm")
+    parser.add_argument("--profile-dir", default=None, help="where py-spy's collapsed stacks go (default: work dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, SQLite files)")
     parser.add_argument("--serve-trivial", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
