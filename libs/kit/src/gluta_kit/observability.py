@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -44,7 +43,7 @@ class RequestContextMiddleware:
 
     Cheap per request: the trace headers are picked from the raw header list, the span is only ids
     (see gluta_kit.tracing), the labelled metric children are looked up once per (method, route,
-    status), and the access line is built only when INFO is enabled.
+    status), and an access line below the log level is dropped before it is built (gluta_kit.logging).
     """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
@@ -52,7 +51,6 @@ class RequestContextMiddleware:
         self.metrics = metrics
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._timers: dict[tuple[str, str], Any] = {}
-        self._access = logging.getLogger("gluta.http.access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,6 +91,6 @@ class RequestContextMiddleware:
                         self.metrics.service, method, route)
                 counter.inc()
                 timer.observe(elapsed)
-                if path not in _QUIET_PATHS and self._access.isEnabledFor(logging.INFO):
+                if path not in _QUIET_PATHS:
                     log.info("http.request", method=method, path=path, status=status,
                              ms=round(elapsed * 1000, 2))
