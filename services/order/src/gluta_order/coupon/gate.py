@@ -155,6 +155,9 @@ class SqlGate:
         # handler (which sleeps and polls): SQLite has one writer at a time anyway.
         self._writers = asyncio.Semaphore(1 if db.dialect == "sqlite" else 16)
         self._readers = asyncio.Semaphore(8)
+        # coupons this process saw sold out in the database: final (issued never shrinks), so the claims
+        # queued for the writer behind the last place are refused without a transaction each
+        self._sold_out: set[int] = set()
 
     async def claim(self, coupon: CouponInfo, member_id: int, now: datetime) -> None:
         """Take a place and persist the member's copy in the same transaction."""
@@ -169,9 +172,12 @@ class SqlGate:
             if already:
                 raise AlreadyIssued()
             if quantity is not None and issued >= quantity:
+                self._sold_out.add(coupon.coupon_id)
                 raise SoldOut()
 
         async def work() -> bool:
+            if coupon.coupon_id in self._sold_out:
+                raise SoldOut()
             async with self.uow_factory() as uow:
                 uow.session.add(MemberCoupon(coupon_id=coupon.coupon_id, member_id=member_id, used=False,
                                              issued_at=now))
@@ -198,7 +204,10 @@ class SqlGate:
         except PoolTimeout as exc:
             raise ServiceUnavailable("the coupon database is overloaded; try again") from exc
         if not taken:
-            raise await _refusal_for(self.db, coupon.coupon_id)
+            refusal = await _refusal_for(self.db, coupon.coupon_id)
+            if isinstance(refusal, SoldOut) and coupon.quantity is not None:
+                self._sold_out.add(coupon.coupon_id)
+            raise refusal
 
     async def taken(self, coupons: list[CouponInfo]) -> dict[int, int]:
         """Return the places taken: the persisted count."""
