@@ -25,6 +25,7 @@ Run Redis with persistence (AOF) and `noeviction` to keep that window closed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 import uuid
 from collections.abc import Callable
@@ -421,7 +422,8 @@ class RedisGate:
         batch = self._batches.get(key)
         if batch is None or len(batch) >= MAX_BATCH:
             batch = self._batches[key] = []
-            loop.call_soon(self._flush, key, batch)
+            # the batch is no request's own: it runs outside the first claimer's trace context
+            loop.call_soon(self._flush, key, batch, context=contextvars.Context())
         future: asyncio.Future[int] = loop.create_future()
         batch.append((member_id, future))
         return future
