@@ -516,7 +516,8 @@ async def run_strategy(strategy: Strategy, args: argparse.Namespace, nats: Proce
         via = "the gateway" if gateway else f"{len(targets)} instance(s) directly"
         print(f"  {strategy.label}: {len(plan)} claims from {len(tokens)} members over {args.concurrency} "
               f"connections through {via}...", flush=True)
-        meters = CpuMeters(processes, gateway, nats, args.redis_url if strategy.gate == "redis" else None)
+        meters = CpuMeters(processes, gateway, nats, args.redis_url if strategy.gate == "redis" else None,
+                           database_server_pid(database_url) if strategy.database != "sqlite" else None)
         profilers = start_profilers(args, [*processes, *([gateway] if gateway else [])], workdir)
         await meters.begin()
         result = await run_load(targets, requests, args.concurrency)
@@ -565,14 +566,16 @@ def stop_profilers(profilers: list[subprocess.Popen]) -> None:
 class CpuMeters:
     """CPU seconds spent during a storm by each part: order service(s), gateway, NATS, Redis, load generator.
 
-    Processes are read from /proc (psutil); Redis from INFO (used_cpu_user + used_cpu_sys: the whole
-    server, so other clients of a shared Redis count too); the load generator is this process.
+    Processes are read from /proc (psutil); Redis from INFO (used_cpu_user + used_cpu_sys) and MariaDB /
+    PostgreSQL from their server process: the whole server, so other clients of a shared server count
+    too (PostgreSQL's per-connection backends are not counted); the load generator is this process.
     The order figure runs until the persisted rows caught up (the persist consumer is part of a claim).
     """
 
     def __init__(self, order: list[Process], gateway: Process | None, nats: Process | None,
-                 redis_url: str | None) -> None:
+                 redis_url: str | None, database_pid: int | None = None) -> None:
         self.order, self.gateway, self.nats, self.redis_url = order, gateway, nats, redis_url
+        self.database_pid = database_pid
         self.start: dict[str, float] = {}
 
     async def read(self) -> dict[str, float]:
@@ -584,6 +587,12 @@ class CpuMeters:
         if self.redis_url:
             with suppress(Exception):
                 values["redis"] = await redis_cpu(self.redis_url)
+        if self.database_pid:
+            import psutil
+
+            with suppress(psutil.Error):
+                times = psutil.Process(self.database_pid).cpu_times()
+                values["database"] = times.user + times.system
         return values
 
     async def begin(self) -> None:
@@ -597,6 +606,20 @@ class CpuMeters:
         used = {k: now[k] - self.start[k] for k in now if k in self.start}
         used["loadgen"] = loadgen
         return used
+
+
+def database_server_pid(database_url: str) -> int | None:
+    """Return the pid of the local database server listening on the URL's port (to read its CPU), if any."""
+    import psutil
+
+    port = urlparse(database_url.split("+", 1)[-1] if "://" in database_url else database_url).port
+    if not port:
+        port = 5432 if database_url.startswith("postgres") else 3306
+    with suppress(psutil.Error):
+        for conn in psutil.net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                return int(conn.pid)
+    return None
 
 
 async def redis_cpu(url: str) -> float:
@@ -785,23 +808,37 @@ def print_table(reports: list[StormReport], ceiling: dict[str, Any] | None) -> N
         print(f"{r.label:40} {r.claims_per_s:>9.1f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.issued:>7} "
               f"{r.members_twice:>6} {r.server_errors:>4} {r.connection_errors:>8} {persisted:>9} "
               f"{'yes' if r.ok else 'NO':>3} {r.machine_load or 0:>5.1f}")
-    parts = ["order", "gateway", "nats", "redis", "loadgen"]
+    parts = ["order", "gateway", "nats", "redis", "database", "loadgen"]
     if any(r.cpu_us_per_claim for r in reports):
-        print("\nCPU µs per claim (order counted until the persisted rows caught up; redis: the whole server)")
+        print("\nCPU µs per claim (order counted until the persisted rows caught up; redis and database: the "
+              "whole server)")
         print(f"{'strategy':40} " + " ".join(f"{p:>8}" for p in parts) + f" {'total':>8}")
         for r in reports:
             cpu = r.cpu_us_per_claim
             cells = " ".join(f"{cpu[p]:>8}" if p in cpu else f"{'-':>8}" for p in parts)
             print(f"{r.label:40} {cells} {sum(cpu.values()):>8}")
-    lock = next((r for r in reports if r.label.startswith("lock")), None)
-    redis = next((r for r in reports if r.label.startswith("redis")), None)
-    if lock and redis and lock.claims_per_s:
-        print(f"\nredis gate / lock baseline: {redis.claims_per_s / lock.claims_per_s:.2f}x")
+    medians = median_rates(reports)
+    if len(medians) < len(reports):
+        print("\nmedian claims/s over the rounds: " + ", ".join(f"{k} {v:.1f}" for k, v in medians.items()))
+    lock = next((v for k, v in medians.items() if k.startswith("lock")), None)
+    redis = next((v for k, v in medians.items() if k.startswith("redis")), None)
+    if lock and redis:
+        print(f"\nredis gate / lock baseline: {redis / lock:.2f}x")
     if ceiling:
         print(f"load generator vs a trivial endpoint: {ceiling['requests_per_s']:.0f} req/s "
               f"(p50 {ceiling['p50_ms']} ms, p99 {ceiling['p99_ms']} ms, {ceiling['concurrency']} connections)")
-        if redis and redis.claims_per_s:
-            print(f"load generator ceiling / redis gate rate: {ceiling['requests_per_s'] / redis.claims_per_s:.1f}x")
+        if redis:
+            print(f"load generator ceiling / redis gate rate: {ceiling['requests_per_s'] / redis:.1f}x")
+
+
+def median_rates(reports: list[StormReport]) -> dict[str, float]:
+    """Return the median claims/s of each strategy over the rounds (in the order strategies first ran)."""
+    import statistics
+
+    rates: dict[str, list[float]] = {}
+    for r in reports:
+        rates.setdefault(r.label, []).append(r.claims_per_s)
+    return {label: statistics.median(values) for label, values in rates.items()}
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -827,9 +864,10 @@ async def main_async(args: argparse.Namespace) -> int:
             wait_tcp(nats_port)
             keys = load_keys(None)
             jwks = JwksServer(keys)
-            for strategy in args.strategies:
-                reports.append(await run_strategy(strategy, args, nats, f"nats://{HOST}:{nats_port}", jwks, keys,
-                                                  workdir))
+            for _ in range(args.rounds):  # rounds alternate the strategies: the machine's load hits them alike
+                for strategy in args.strategies:
+                    reports.append(await run_strategy(strategy, args, nats, f"nats://{HOST}:{nats_port}", jwks,
+                                                      keys, workdir))
     finally:
         if jwks:
             jwks.stop()
@@ -859,6 +897,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         default=[Strategy.parse(s) for s in ("redis", "sql", "sql@mysql", "lock@mysql")],
                         help="gate[@database], comma separated (default: redis,sql,sql@mysql,lock@mysql)")
     parser.add_argument("--instances", type=int, default=1, help="order-service processes per strategy")
+    parser.add_argument("--rounds", type=int, default=1, help="storms per strategy, alternating (medians shown)")
     parser.add_argument("--direct", action="store_true",
                         help="storm the order service(s) directly instead of through a gateway of our own")
     parser.add_argument("--redis-url", default=None, help="default: $GLUTA_TEST_REDIS_URL")
