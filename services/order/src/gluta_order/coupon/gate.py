@@ -399,7 +399,8 @@ class RedisGate:
         """Publish the issuance, trying again when the broker's acknowledgement does not come.
 
         Safe to repeat: the event keeps its id, which JetStream deduplicates (Nats-Msg-Id), so a publish
-        that was stored but not acknowledged in time is not stored twice. In a storm the acknowledgements
+        that was stored but not acknowledged in time is not stored twice (on the other buses a duplicate
+        is claimed once by the persist consumer's inbox anyway). In a storm the acknowledgements
         wait behind thousands of requests in this process; giving up after the first wait would answer 503
         to a member whose claim was in fact recorded.
         """
