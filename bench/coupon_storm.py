@@ -383,6 +383,7 @@ class StormReport:
     ok: bool
     service_cpu_s: float | None = None
     service_cpu_ms_per_claim: float | None = None
+    cpu_us_per_claim: dict[str, int] = field(default_factory=dict)
     machine_load: float | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -447,8 +448,8 @@ async def count_persisted(database_url: str, coupon_id: int, expected: int, with
         await db.dispose()
 
 
-async def run_strategy(strategy: Strategy, args: argparse.Namespace, nats_url: str, jwks: JwksServer, keys: Any,
-                       workdir: Path) -> StormReport:
+async def run_strategy(strategy: Strategy, args: argparse.Namespace, nats: Process, nats_url: str, jwks: JwksServer,
+                       keys: Any, workdir: Path) -> StormReport:
     """Start an order service with this gate, create the coupon, storm it, check everything, stop it."""
     from gluta_kit.testing import server_url, temp_database
 
@@ -491,25 +492,146 @@ async def run_strategy(strategy: Strategy, args: argparse.Namespace, nats_url: s
             await wait_ready(f"http://{HOST}:{port}", process)
             targets.append((HOST, port))
             processes.append(process)
-        base = f"http://{HOST}:{targets[0][1]}"
+        gateway: Process | None = None
+        path_prefix = ""
+        if not args.direct:
+            # the public way in: the real gateway process, with the order instances as its static upstreams
+            gateway_port = free_port()
+            gateway = Process(f"gateway-{strategy.gate}", [sys.executable, "-m", "gluta_gateway"], {
+                "GLUTA_PORT": str(gateway_port), "GLUTA_BUS_URL": "", "GLUTA_DISCOVERY_URL": "",
+                "GLUTA_CONFIG_URL": "", "GLUTA_JWKS_URL": jwks.url, "GLUTA_LOG_LEVEL": args.log_level,
+                "GLUTA_ROUTED_SERVICES": json.dumps(["order"]),
+                "GLUTA_STATIC_INSTANCES": json.dumps({"order": [f"http://{h}:{p}" for h, p in targets]}),
+            }, log_path=data_dir / "gateway.log")
+            stack.callback(gateway.stop)
+            await wait_ready(f"http://{HOST}:{gateway_port}", gateway)
+            targets = [(HOST, gateway_port)]
+            path_prefix = "/api/order-service"
+        base = f"http://{HOST}:{targets[0][1]}{path_prefix}"
         coupon_id = await create_coupon(base, {"Authorization": f"Bearer {keys.mint(1, 'admin')}"}, args.quantity)
         plan = claim_plan(args.members, args.claims, args.seed)
         tokens = {m: keys.mint(m, "member", expires_in=3600) for m in set(plan)}
-        requests = [build_request("POST", f"{HOST}:{targets[0][1]}", f"/coupons/{coupon_id}/issue",
+        requests = [build_request("POST", f"{HOST}:{targets[0][1]}", f"{path_prefix}/coupons/{coupon_id}/issue",
                                   {"Authorization": f"Bearer {tokens[m]}"}) for m in plan]
+        via = "the gateway" if gateway else f"{len(targets)} instance(s) directly"
         print(f"  {strategy.label}: {len(plan)} claims from {len(tokens)} members over {args.concurrency} "
-              f"connections to {len(targets)} instance(s)...", flush=True)
-        cpu_before = service_cpu(processes)
+              f"connections through {via}...", flush=True)
+        meters = CpuMeters(processes, gateway, nats, args.redis_url if strategy.gate == "redis" else None,
+                           database_server_pid(database_url) if strategy.database != "sqlite" else None)
+        profilers = start_profilers(args, [*processes, *([gateway] if gateway else [])], workdir)
+        await meters.begin()
         result = await run_load(targets, requests, args.concurrency)
+        stop_profilers(profilers)
+        loadgen_cpu = meters.loadgen_cpu()
         gate_count = sum(1 for s in result.statuses if s == 201)
         persisted = await count_persisted(database_url, coupon_id, gate_count, started=time.perf_counter())
-        cpu_used = service_cpu(processes) - cpu_before
-        report = summarise(strategy.label, plan, result, args.quantity, args.concurrency, persisted)
-        report.service_cpu_s = round(cpu_used, 2)
-        report.service_cpu_ms_per_claim = round(cpu_used / len(plan) * 1000, 3)
+        cpu = await meters.end(loadgen_cpu)
+        label = strategy.label + (" via gateway" if gateway else " direct")
+        report = summarise(label, plan, result, args.quantity, args.concurrency, persisted)
+        report.service_cpu_s = round(cpu["order"], 2)
+        report.service_cpu_ms_per_claim = round(cpu["order"] / len(plan) * 1000, 3)
+        report.cpu_us_per_claim = {k: round(v / len(plan) * 1e6) for k, v in cpu.items()}
         report.machine_load = round(os.getloadavg()[0], 2)
         report.notes.append(f"persist path: {'async via CouponClaimed' if strategy.gate == 'redis' else 'same tx'}")
         return report
+
+
+def start_profilers(args: argparse.Namespace, processes: list[Process], workdir: Path) -> list[subprocess.Popen]:
+    """With `--py-spy BINARY`: sample each process during the storm into <name>.folded (collapsed stacks)."""
+    if not args.py_spy:
+        return []
+    out_dir = Path(args.profile_dir or workdir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = []
+    for process in processes:
+        target = out_dir / f"{process.name}.folded"
+        started.append(subprocess.Popen([args.py_spy, "record", "-p", str(process.popen.pid), "-r", "200",
+                                         "--format", "raw", "-o", str(target), "--nonblocking"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        print(f"  py-spy on {process.name} -> {target}", flush=True)
+    time.sleep(0.5)
+    return started
+
+
+def stop_profilers(profilers: list[subprocess.Popen]) -> None:
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+    for profiler in profilers:
+        try:
+            profiler.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
+
+
+class CpuMeters:
+    """CPU seconds spent during a storm by each part: order service(s), gateway, NATS, Redis, load generator.
+
+    Processes are read from /proc (psutil); Redis from INFO (used_cpu_user + used_cpu_sys) and MariaDB /
+    PostgreSQL from their server process: the whole server, so other clients of a shared server count
+    too (PostgreSQL's per-connection backends are not counted); the load generator is this process.
+    The order figure runs until the persisted rows caught up (the persist consumer is part of a claim).
+    """
+
+    def __init__(self, order: list[Process], gateway: Process | None, nats: Process | None,
+                 redis_url: str | None, database_pid: int | None = None) -> None:
+        self.order, self.gateway, self.nats, self.redis_url = order, gateway, nats, redis_url
+        self.database_pid = database_pid
+        self.start: dict[str, float] = {}
+
+    async def read(self) -> dict[str, float]:
+        values = {"order": service_cpu(self.order), "loadgen": time.process_time()}
+        if self.gateway:
+            values["gateway"] = service_cpu([self.gateway])
+        if self.nats:
+            values["nats"] = service_cpu([self.nats])
+        if self.redis_url:
+            with suppress(Exception):
+                values["redis"] = await redis_cpu(self.redis_url)
+        if self.database_pid:
+            import psutil
+
+            with suppress(psutil.Error):
+                times = psutil.Process(self.database_pid).cpu_times()
+                values["database"] = times.user + times.system
+        return values
+
+    async def begin(self) -> None:
+        self.start = await self.read()
+
+    def loadgen_cpu(self) -> float:
+        return time.process_time() - self.start["loadgen"]
+
+    async def end(self, loadgen: float) -> dict[str, float]:
+        now = await self.read()
+        used = {k: now[k] - self.start[k] for k in now if k in self.start}
+        used["loadgen"] = loadgen
+        return used
+
+
+def database_server_pid(database_url: str) -> int | None:
+    """Return the pid of the local database server listening on the URL's port (to read its CPU), if any."""
+    import psutil
+
+    port = urlparse(database_url.split("+", 1)[-1] if "://" in database_url else database_url).port
+    if not port:
+        port = 5432 if database_url.startswith("postgres") else 3306
+    with suppress(psutil.Error):
+        for conn in psutil.net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                return int(conn.pid)
+    return None
+
+
+async def redis_cpu(url: str) -> float:
+    """Return the CPU seconds the Redis server used so far."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        info = await client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    finally:
+        await client.aclose()
 
 
 def service_cpu(processes: list[Process]) -> float:
@@ -677,22 +799,46 @@ def _use_uvloop() -> None:
 
 def print_table(reports: list[StormReport], ceiling: dict[str, Any] | None) -> None:
     print()
-    header = f"{'strategy':34} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'issued':>7} {'twice':>6} " \
-             f"{'5xx':>4} {'conn err':>8} {'persisted':>9} {'ok':>3} {'cpu ms/claim':>12} {'load':>5}"
+    header = f"{'strategy':40} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'issued':>7} {'twice':>6} " \
+             f"{'5xx':>4} {'conn err':>8} {'persisted':>9} {'ok':>3} {'load':>5}"
     print(header)
     print("-" * len(header))
     for r in reports:
         persisted = "-" if r.persisted_rows is None else str(r.persisted_rows)
-        print(f"{r.label:34} {r.claims_per_s:>9.1f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.issued:>7} "
+        print(f"{r.label:40} {r.claims_per_s:>9.1f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.issued:>7} "
               f"{r.members_twice:>6} {r.server_errors:>4} {r.connection_errors:>8} {persisted:>9} "
-              f"{'yes' if r.ok else 'NO':>3} {r.service_cpu_ms_per_claim or 0:>12.3f} {r.machine_load or 0:>5.1f}")
-    lock = next((r for r in reports if r.label.startswith("lock")), None)
-    redis = next((r for r in reports if r.label.startswith("redis")), None)
-    if lock and redis and lock.claims_per_s:
-        print(f"\nredis gate / lock baseline: {redis.claims_per_s / lock.claims_per_s:.2f}x")
+              f"{'yes' if r.ok else 'NO':>3} {r.machine_load or 0:>5.1f}")
+    parts = ["order", "gateway", "nats", "redis", "database", "loadgen"]
+    if any(r.cpu_us_per_claim for r in reports):
+        print("\nCPU µs per claim (order counted until the persisted rows caught up; redis and database: the "
+              "whole server)")
+        print(f"{'strategy':40} " + " ".join(f"{p:>8}" for p in parts) + f" {'total':>8}")
+        for r in reports:
+            cpu = r.cpu_us_per_claim
+            cells = " ".join(f"{cpu[p]:>8}" if p in cpu else f"{'-':>8}" for p in parts)
+            print(f"{r.label:40} {cells} {sum(cpu.values()):>8}")
+    medians = median_rates(reports)
+    if len(medians) < len(reports):
+        print("\nmedian claims/s over the rounds: " + ", ".join(f"{k} {v:.1f}" for k, v in medians.items()))
+    lock = next((v for k, v in medians.items() if k.startswith("lock")), None)
+    redis = next((v for k, v in medians.items() if k.startswith("redis")), None)
+    if lock and redis:
+        print(f"\nredis gate / lock baseline: {redis / lock:.2f}x")
     if ceiling:
         print(f"load generator vs a trivial endpoint: {ceiling['requests_per_s']:.0f} req/s "
               f"(p50 {ceiling['p50_ms']} ms, p99 {ceiling['p99_ms']} ms, {ceiling['concurrency']} connections)")
+        if redis:
+            print(f"load generator ceiling / redis gate rate: {ceiling['requests_per_s'] / redis:.1f}x")
+
+
+def median_rates(reports: list[StormReport]) -> dict[str, float]:
+    """Return the median claims/s of each strategy over the rounds (in the order strategies first ran)."""
+    import statistics
+
+    rates: dict[str, list[float]] = {}
+    for r in reports:
+        rates.setdefault(r.label, []).append(r.claims_per_s)
+    return {label: statistics.median(values) for label, values in rates.items()}
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -718,9 +864,10 @@ async def main_async(args: argparse.Namespace) -> int:
             wait_tcp(nats_port)
             keys = load_keys(None)
             jwks = JwksServer(keys)
-            for strategy in args.strategies:
-                reports.append(await run_strategy(strategy, args, f"nats://{HOST}:{nats_port}", jwks, keys,
-                                                  workdir))
+            for _ in range(args.rounds):  # rounds alternate the strategies: the machine's load hits them alike
+                for strategy in args.strategies:
+                    reports.append(await run_strategy(strategy, args, nats, f"nats://{HOST}:{nats_port}", jwks,
+                                                      keys, workdir))
     finally:
         if jwks:
             jwks.stop()
@@ -750,6 +897,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         default=[Strategy.parse(s) for s in ("redis", "sql", "sql@mysql", "lock@mysql")],
                         help="gate[@database], comma separated (default: redis,sql,sql@mysql,lock@mysql)")
     parser.add_argument("--instances", type=int, default=1, help="order-service processes per strategy")
+    parser.add_argument("--rounds", type=int, default=1, help="storms per strategy, alternating (medians shown)")
+    parser.add_argument("--direct", action="store_true",
+                        help="storm the order service(s) directly instead of through a gateway of our own")
     parser.add_argument("--redis-url", default=None, help="default: $GLUTA_TEST_REDIS_URL")
     parser.add_argument("--mysql-url", default=None, help="MariaDB/MySQL server; default: $GLUTA_TEST_MYSQL_URL")
     parser.add_argument("--postgres-url", default=None, help="default: $GLUTA_TEST_POSTGRES_URL")
@@ -767,6 +917,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--key-file", default=str(RESULTS / "bench_signing_key.pem"))
     parser.add_argument("--jwks-port", type=int, default=8799)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--py-spy", default=None, help="py-spy binary: profile the services during each storm")
+    parser.add_argument("--profile-dir", default=None, help="where py-spy's collapsed stacks go (default: work dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, SQLite files)")
     parser.add_argument("--serve-trivial", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

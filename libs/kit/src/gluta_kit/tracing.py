@@ -1,23 +1,44 @@
-"""W3C trace context: one traceId follows a request over HTTP and over the bus."""
+"""W3C trace context: one traceId follows a request over HTTP and over the bus.
+
+No span is exported (exporters are a deployment choice), so by default a span is only its ids: a
+non-recording OpenTelemetry span continuing the caller's `traceparent` (or starting a trace), made
+current for the request or message. That is all `X-Trace-Id`, the log lines' `traceId`/`spanId` and
+`traceparent` propagation need, at a tenth of the SDK span's cost (which builds attribute and event
+lists, a resource and calls the span processors on every request). A deployment that adds an exporter
+calls `setup_tracing(name, record=True)` and gets recording SDK spans, exported by the processors it
+adds to the provider.
+"""
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags, TraceState
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 _provider: TracerProvider | None = None
+_record = False
+
+# traceparent as the W3C spec and OpenTelemetry's propagator read it: version-traceid-spanid-flags
+_TRACEPARENT = re.compile(r"^\s*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\s*$")
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
-def setup_tracing(service_name: str) -> None:
-    """Install a tracer provider once per process (ids only; exporters are a deployment choice)."""
-    global _provider
+def setup_tracing(service_name: str, *, record: bool = False) -> None:
+    """Install a tracer provider once per process; `record`: make recording SDK spans (for an exporter)."""
+    global _provider, _record
+    _record = _record or record
     if _provider is None:
         from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
 
         _provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
         trace.set_tracer_provider(_provider)
@@ -55,9 +76,54 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def parse_traceparent(traceparent: str | None, tracestate: str | None = None) -> SpanContext | None:
+    """Return the remote span context of a valid `traceparent` header, or None (as OpenTelemetry reads it)."""
+    if not traceparent:
+        return None
+    match = _TRACEPARENT.match(traceparent)
+    if match is None:
+        return None
+    version, trace_id_hex, span_id_hex, flags, rest = match.groups()
+    if version == "ff" or (version == "00" and rest):
+        return None
+    trace_id, span_id = int(trace_id_hex, 16), int(span_id_hex, 16)
+    if not trace_id or not span_id:
+        return None
+    state = TraceState.from_header([tracestate]) if tracestate else None
+    return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(flags, 16)), trace_state=state)
+
+
+@contextmanager
+def start_span(traceparent: str | None, tracestate: str | None, name: str, kind: SpanKind) -> Iterator[Span]:
+    """Make a span current that continues the trace of `traceparent` (or starts a new trace)."""
+    if _record:
+        with span_from({k: v for k, v in (("traceparent", traceparent), ("tracestate", tracestate)) if v},
+                       name, kind) as span:
+            yield span
+        return
+    parent = parse_traceparent(traceparent, tracestate)
+    span_id = random.getrandbits(64) or 1
+    if parent is None:
+        context = SpanContext(random.getrandbits(128) or 1, span_id, is_remote=False, trace_flags=_SAMPLED)
+    else:
+        context = SpanContext(parent.trace_id, span_id, is_remote=False, trace_flags=parent.trace_flags,
+                              trace_state=parent.trace_state)
+    span = NonRecordingSpan(context)
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
+        yield span
+    finally:
+        otel_context.detach(token)
+
+
 @contextmanager
 def span_from(carrier: Mapping[str, str] | None, name: str, kind: SpanKind) -> Iterator[Span]:
     """Start a span that continues the trace found in `carrier` (or a new trace)."""
+    if not _record:
+        carrier = carrier or {}
+        with start_span(carrier.get("traceparent"), carrier.get("tracestate"), name, kind) as span:
+            yield span
+        return
     parent = propagate.extract(dict(carrier or {}))
     token = otel_context.attach(parent)
     try:

@@ -12,6 +12,7 @@ from gluta_order.bootstrap import build_context
 from gluta_order.cart.router import router as cart_router
 from gluta_order.checkout.router import router as checkout_router
 from gluta_order.checkout.sweeper import Sweeper
+from gluta_order.coupon.fastpath import ClaimFastPath
 from gluta_order.coupon.router import router as coupon_router
 from gluta_order.coupon.service import ensure_demo_coupons
 from gluta_order.dashboard.router import router as dashboard_router
@@ -50,6 +51,7 @@ def create_app(settings: OrderSettings) -> FastAPI:
     app = service.create_app([cart_router, wallet_router, checkout_router, coupon_router, dashboard_router],
                              title="gluta order-service")
     app.state.order = ctx
+    app.add_middleware(ClaimFastPath, metrics=service.metrics)  # outermost: claims skip FastAPI's routing
     app.state.sweeper = sweeper
     log.info("order.configured", couponGate=ctx.gate.strategy, paymentProvider=ctx.payments.name)
     return app
