@@ -6,7 +6,7 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gluta_contracts import IntegrationEvent
@@ -16,11 +16,19 @@ from gluta_kit.tracing import inject
 
 
 class Outbox:
-    """Collects events to publish; they are written in the same transaction as the change."""
+    """Collects events to publish; they are written in the same transaction as the change.
+
+    The rows are inserted together, with one multi-row INSERT, when the unit of work commits.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self.added = 0
+        self.rows: list[dict[str, Any]] = []
+
+    @property
+    def added(self) -> int:
+        """How many events this transaction will publish."""
+        return len(self.rows)
 
     def add(self, event: IntegrationEvent) -> None:
         """Queue an event for publication after commit, with the current trace context."""
@@ -29,18 +37,16 @@ class Outbox:
             event = event.model_copy(update={"traceparent": headers["traceparent"]})
         headers["eventId"] = event.event_id
         now = utcnow()
-        self._session.add(
-            OutboxMessage(
-                event_id=event.event_id,
-                topic=event.topic,
-                payload=event.to_json().decode(),
-                headers=orjson.dumps(headers).decode(),
-                created_at=now,
-                next_attempt_at=now,
-                attempts=0,
-            )
-        )
-        self.added += 1
+        self.rows.append({
+            "event_id": event.event_id, "topic": event.topic, "payload": event.to_json().decode(),
+            "headers": orjson.dumps(headers).decode(), "created_at": now, "published_at": None,
+            "next_attempt_at": now, "attempts": 0, "last_error": None,
+        })
+
+    async def write(self) -> None:
+        """Insert the queued rows (the unit of work calls this just before it commits)."""
+        if self.rows:
+            await self._session.execute(insert(OutboxMessage.__table__), self.rows)
 
 
 class UnitOfWork:
@@ -59,6 +65,7 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self.session = self.db.write_sessions()
         self.outbox = Outbox(self.session)
+        self._remembered: list[dict[str, Any]] = []
         self._committed = False
         return self
 
@@ -73,6 +80,9 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Commit the change and its events together, then wake the outbox relay."""
+        await self.outbox.write()
+        if self._remembered:
+            await self.session.execute(insert(IdempotencyRecord.__table__), self._remembered)
         await self.session.commit()
         self._committed = True
         if self.outbox.added:
@@ -99,10 +109,6 @@ class UnitOfWork:
         return None if row is None else orjson.loads(row)
 
     def remember(self, scope: str, caller: str | int, key: str, response: Any) -> None:
-        """Store the answer to this idempotency key in the same transaction as the effect."""
-        self.session.add(
-            IdempotencyRecord(
-                scope=scope, caller=str(caller), key=key,
-                response=orjson.dumps(response).decode(), created_at=utcnow(),
-            )
-        )
+        """Store the answer to this idempotency key in the same transaction as the effect (written at commit)."""
+        self._remembered.append({"scope": scope, "caller": str(caller), "key": key,
+                                 "response": orjson.dumps(response).decode(), "created_at": utcnow()})

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import case, delete, false, func, select, true, update
+from sqlalchemy import case, delete, false, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +38,7 @@ from gluta_order.checkout.schemas import OrderCreate, OrderRead
 from gluta_order.common import recall_answer, recall_in, retry_transient, sales_date
 from gluta_order.coupon.exceptions import CouponNotUsable
 from gluta_order.coupon.models import Coupon, MemberCoupon
-from gluta_order.snapshot.service import products_by_id
+from gluta_order.snapshot.models import ProductSnapshot
 from gluta_order.wallet.models import REFUND
 from gluta_order.wallet.service import RETURNING_UPDATES, credit, debit
 
@@ -54,6 +54,11 @@ TIMEOUT = "TIMEOUT"
 CANCELLED_BY_MEMBER = "CANCELLED_BY_MEMBER"
 
 UowFactory = Callable[[], UnitOfWork]
+
+# Core tables for the hot path: plain INSERT/UPDATE statements skip the ORM's unit-of-work bookkeeping
+ORDERS = Order.__table__
+ORDER_LINES = OrderItem.__table__
+MEMBER_COUPONS = MemberCoupon.__table__
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -143,18 +148,16 @@ async def _held_coupons(session: AsyncSession, member_coupon_ids: Iterable[int])
     }
 
 
-async def _prepare(db: Database, member_id: int, body: OrderCreate, key: str,
-                   now: datetime) -> tuple[dict[str, Any] | None, PricedOrder | None]:
-    """In one read (no write lock): the first answer to this key if any, else the priced order."""
-    async with db.read_sessions() as session:
-        first = await recall_in(session, CHECKOUT_SCOPE, member_id, key)
-        if first is not None:
-            return first, None
-        wanted = await _wanted_lines(session, member_id, body)
-        snapshots = await products_by_id(session, [w.product_id for w in wanted])
-        coupons = await _held_coupons(session, [w.member_coupon_id for w in wanted if w.member_coupon_id])
-    products = {pid: ProductPrice(pid, s.name, s.unit_price, s.on_sale) for pid, s in snapshots.items()}
-    return None, price_order(wanted, products, coupons, member_id=member_id, now=now)
+async def _price(session: AsyncSession, member_id: int, body: OrderCreate, now: datetime) -> PricedOrder:
+    """Price the order from the snapshot and the member's coupons, read in the given session."""
+    wanted = await _wanted_lines(session, member_id, body)
+    ids = sorted({w.product_id for w in wanted})
+    rows = (await session.execute(
+        select(ProductSnapshot.product_id, ProductSnapshot.name, ProductSnapshot.unit_price, ProductSnapshot.on_sale)
+        .where(ProductSnapshot.product_id.in_(ids)))).all()
+    coupons = await _held_coupons(session, [w.member_coupon_id for w in wanted if w.member_coupon_id])
+    products = {pid: ProductPrice(pid, name, unit_price, on_sale) for pid, name, unit_price, on_sale in rows}
+    return price_order(wanted, products, coupons, member_id=member_id, now=now)
 
 
 def _event_lines(lines: Iterable[Any]) -> list[OrderLine]:
@@ -164,15 +167,18 @@ def _event_lines(lines: Iterable[Any]) -> list[OrderLine]:
 
 async def place_order(*, uow_factory: UowFactory, db: Database, member_id: int, body: OrderCreate, key: str,
                       now: datetime) -> dict[str, Any]:
-    """Place an order (PENDING) once per Idempotency-Key; return its JSON view."""
-    try:
-        first, priced = await _prepare(db, member_id, body, key, now)
-        if first is not None:
-            return first
-        assert priced is not None
+    """Place an order (PENDING) once per Idempotency-Key; return its JSON view.
 
+    One transaction does it all: the first answer to this key if there is one, else the pricing reads,
+    the writes and the key's answer (on SQLite that is one short turn of the write lock, run inline).
+    """
+    try:
         async def work() -> dict[str, Any]:
             async with uow_factory() as uow:
+                first = await recall_in(uow.session, CHECKOUT_SCOPE, member_id, key)
+                if first is not None:
+                    return first
+                priced = await _price(uow.session, member_id, body, now)
                 answer = await _write_order(uow, member_id=member_id, body=body, priced=priced, now=now)
                 # the key's row is unique: a concurrent twice-sent request fails here at commit
                 uow.remember(CHECKOUT_SCOPE, member_id, key, answer)
@@ -190,35 +196,39 @@ async def place_order(*, uow_factory: UowFactory, db: Database, member_id: int, 
 
 async def _write_order(uow: UnitOfWork, *, member_id: int, body: OrderCreate, priced: PricedOrder,
                        now: datetime) -> dict[str, Any]:
+    """Write the order, its lines, the coupons' use and the payment (Core statements: no ORM flush)."""
     session = uow.session
-    order = Order(member_id=member_id, status=PENDING, cancel_reason=None, was_confirmed=False,
-                  total_amount=priced.total_amount, discount_amount=priced.discount_amount,
-                  pay_amount=priced.pay_amount, units=priced.units, from_cart=body.from_cart,
-                  receiver=orjson.dumps(body.receiver.model_dump(by_alias=True)).decode(),
-                  order_date=sales_date(now), created_at=now, updated_at=now)
-    session.add(order)
-    await session.flush()
-    items = [OrderItem(order_id=order.id, product_id=li.product_id, name=li.name, unit_price=li.unit_price,
-                       quantity=li.quantity, member_coupon_id=li.member_coupon_id, discount=li.discount,
-                       line_total=li.line_total) for li in priced.lines]
-    session.add_all(items)
+    receiver = body.receiver.model_dump(by_alias=True)
+    order = {"member_id": member_id, "status": PENDING, "cancel_reason": None, "was_confirmed": False,
+             "total_amount": priced.total_amount, "discount_amount": priced.discount_amount,
+             "pay_amount": priced.pay_amount, "units": priced.units, "from_cart": body.from_cart,
+             "receiver": orjson.dumps(receiver).decode(), "order_date": sales_date(now),
+             "created_at": now, "updated_at": now}
+    order_id = int((await session.execute(insert(ORDERS).values(order))).inserted_primary_key[0])
+    lines = [{"order_id": order_id, "product_id": li.product_id, "name": li.name, "unit_price": li.unit_price,
+              "quantity": li.quantity, "member_coupon_id": li.member_coupon_id, "discount": li.discount,
+              "line_total": li.line_total} for li in priced.lines]
+    await session.execute(insert(ORDER_LINES), lines)
     for line in priced.lines:
         if line.member_coupon_id is None:
             continue
         used = await session.execute(
-            update(MemberCoupon)
-            .where(MemberCoupon.id == line.member_coupon_id, MemberCoupon.member_id == member_id,
-                   MemberCoupon.used.is_(False))
-            .values(used=True, used_order_id=order.id, used_at=now)
+            update(MEMBER_COUPONS)
+            .where(MEMBER_COUPONS.c.id == line.member_coupon_id, MEMBER_COUPONS.c.member_id == member_id,
+                   MEMBER_COUPONS.c.used.is_(False))
+            .values(used=True, used_order_id=order_id, used_at=now)
         )
         if used.rowcount != 1:
             raise CouponNotUsable("this coupon was already used")
     if priced.pay_amount > 0:
         # last, so the wallet row stays locked for as short a time as possible
-        await debit(session, uow.db.dialect, member_id=member_id, amount=priced.pay_amount, order_id=order.id,
+        await debit(session, uow.db.dialect, member_id=member_id, amount=priced.pay_amount, order_id=order_id,
                     now=now)
-    uow.outbox.add(OrderPlaced(order_id=order.id, member_id=member_id, lines=_event_lines(priced.lines)))
-    return order_read(order, items).model_dump(by_alias=True, mode="json")
+    uow.outbox.add(OrderPlaced(order_id=order_id, member_id=member_id, lines=_event_lines(priced.lines)))
+    return OrderRead.model_validate({
+        **order, "order_id": order_id, "receiver": receiver,
+        "items": [{k: v for k, v in li.items() if k != "order_id"} for li in lines],
+    }).model_dump(by_alias=True, mode="json")
 
 
 # --- the saga's answers ---------------------------------------------------------------------------

@@ -22,21 +22,25 @@ CHARGE_SCOPE = "wallet-charge"
 
 RETURNING_UPDATES = {"sqlite", "postgresql"}  # MariaDB/MySQL have no UPDATE ... RETURNING
 
+# Core tables: the money moves through plain statements (no ORM session synchronisation on the hot path)
+WALLETS = Wallet.__table__
+LEDGER = LedgerEntry.__table__
+
 
 async def _update_balance(session: AsyncSession, dialect: str, stmt: Update, member_id: int) -> int | None:
     """Run a conditional balance update; return the balance it left, or None when it matched nothing."""
     if dialect in RETURNING_UPDATES:
-        row = (await session.execute(stmt.returning(Wallet.balance))).first()
+        row = (await session.execute(stmt.returning(WALLETS.c.balance))).first()
         return None if row is None else int(row[0])
     result = await session.execute(stmt)
     if result.rowcount != 1:
         return None
     # read after our own UPDATE in the same transaction: the row is locked by us, so this is our value
-    return int(await session.scalar(select(Wallet.balance).where(Wallet.member_id == member_id)) or 0)
+    return int(await session.scalar(select(WALLETS.c.balance).where(WALLETS.c.member_id == member_id)) or 0)
 
 
 def _ledger_row(**values: object) -> Insert:
-    return insert(LedgerEntry).values(**values)
+    return insert(LEDGER).values(**values)
 
 
 async def credit(session: AsyncSession, dialect: str, *, member_id: int, amount: int, entry_type: str, now: datetime,
@@ -44,8 +48,8 @@ async def credit(session: AsyncSession, dialect: str, *, member_id: int, amount:
     """Add money to a wallet (made on first use) with its ledger row; return the balance after it."""
     await session.execute(insert_ignore(Wallet.__table__, dialect,
                                         {"member_id": member_id, "balance": 0, "updated_at": now}))
-    balance = await _update_balance(session, dialect, update(Wallet).where(Wallet.member_id == member_id)
-                                    .values(balance=Wallet.balance + amount, updated_at=now), member_id)
+    balance = await _update_balance(session, dialect, update(WALLETS).where(WALLETS.c.member_id == member_id)
+                                    .values(balance=WALLETS.c.balance + amount, updated_at=now), member_id)
     assert balance is not None
     await session.execute(_ledger_row(member_id=member_id, type=entry_type, amount=amount, balance_after=balance,
                                       order_id=order_id, payment_id=payment_id, created_at=now))
@@ -57,8 +61,8 @@ async def debit(session: AsyncSession, dialect: str, *, member_id: int, amount: 
     """Take money for an order if the balance covers it (never below 0); return the balance after it."""
     balance = await _update_balance(
         session, dialect,
-        update(Wallet).where(Wallet.member_id == member_id, Wallet.balance >= amount)
-        .values(balance=Wallet.balance - amount, updated_at=now),
+        update(WALLETS).where(WALLETS.c.member_id == member_id, WALLETS.c.balance >= amount)
+        .values(balance=WALLETS.c.balance - amount, updated_at=now),
         member_id)
     if balance is None:
         raise InsufficientPayMoney(f"this order needs {amount} won of pay money")
