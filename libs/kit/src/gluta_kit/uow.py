@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import insert, select
@@ -13,6 +15,9 @@ from gluta_contracts import IntegrationEvent
 from gluta_kit.db import Database, insert_ignore
 from gluta_kit.models import IdempotencyRecord, InboxMessage, OutboxMessage, utcnow
 from gluta_kit.tracing import inject
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Outbox:
@@ -97,6 +102,19 @@ class UnitOfWork:
         result = await self.session.execute(stmt)
         return bool(result.rowcount)
 
+    async def claim_events(self, event_ids: Iterable[str], consumer: str) -> set[str]:
+        """Record that `consumer` handles these events now; return the ids it had not handled before."""
+        ids = list(dict.fromkeys(event_ids))
+        if not ids:
+            return set()
+        if self.db.dialect not in {"sqlite", "postgresql"}:  # no INSERT ... RETURNING: one claim at a time
+            return {event_id for event_id in ids if await self.claim_event(event_id, consumer)}
+        now = utcnow()
+        stmt = insert_ignore(InboxMessage.__table__, self.db.dialect,
+                             [{"event_id": i, "consumer": consumer, "processed_at": now} for i in ids])
+        rows = await self.session.execute(stmt.returning(InboxMessage.__table__.c.event_id))
+        return {row[0] for row in rows}
+
     async def recall(self, scope: str, caller: str | int, key: str) -> Any | None:
         """Return the first answer stored for this idempotency key, if any."""
         row = await self.session.scalar(
@@ -112,3 +130,56 @@ class UnitOfWork:
         """Store the answer to this idempotency key in the same transaction as the effect (written at commit)."""
         self._remembered.append({"scope": scope, "caller": str(caller), "key": key,
                                  "response": orjson.dumps(response).decode(), "created_at": utcnow()})
+
+
+class GroupCommit(Generic[T, R]):
+    """Handle concurrent requests in shared transactions: what arrives while one batch runs forms the next.
+
+    `run_batch(items)` does all of them in one unit of work and returns one result per item; when it
+    fails, each item of that batch runs alone through `run_one`, so one bad item fails alone (and its
+    caller's retries and dead letters work as for any handler). At low load a batch is one item and
+    nothing waits for company; under load one lock turn and one commit serve many items — on SQLite,
+    where writers take turns, that is what lets a consumer keep up with a stream of requests.
+    Items must be idempotent by themselves (claimed in the inbox), as after a failed batch they run again.
+    """
+
+    def __init__(self, run_batch: Callable[[list[T]], Awaitable[list[R]]], run_one: Callable[[T], Awaitable[R]],
+                 *, max_batch: int = 200) -> None:
+        self.run_batch = run_batch
+        self.run_one = run_one
+        self.max_batch = max_batch
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._worker: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    async def submit(self, item: T) -> R:
+        """Run `item` in the next batch and return its result (or raise its error)."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain(), name="group-commit")
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            batch = [(item, future) for item, future in batch if not future.done()]  # callers gone
+            if not batch:
+                continue
+            self.batches += 1
+            try:
+                results = await self.run_batch([item for item, _ in batch])
+            except Exception:
+                for item, future in batch:
+                    try:
+                        result = await self.run_one(item)
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(result)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)

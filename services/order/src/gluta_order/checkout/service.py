@@ -234,35 +234,62 @@ async def _write_order(uow: UnitOfWork, *, member_id: int, body: OrderCreate, pr
 # --- the saga's answers ---------------------------------------------------------------------------
 async def confirm_order(*, uow: UnitOfWork, event: StockReserved, now: datetime) -> bool:
     """StockReserved: PENDING -> CONFIRMED once; a cancelled order stays cancelled. Return whether it confirmed."""
+    return (await confirm_orders(uow=uow, events=[event], now=now))[0]
+
+
+async def confirm_orders(*, uow: UnitOfWork, events: Sequence[StockReserved], now: datetime) -> list[bool]:
+    """Apply several StockReserved in one transaction, each exactly as `confirm_order` would; return one flag each.
+
+    Set-based: one inbox claim, one conditional UPDATE of the orders, one read of their lines, one multi-row
+    outbox INSERT, whatever the number of events (the consumer's group commit hands them over together).
+    """
     async with uow:
-        if not await uow.claim_event(event.event_id, CONFIRM_CONSUMER):
-            return False
         session = uow.session
-        stmt = (update(Order).where(Order.id == event.order_id, Order.status == PENDING)
-                .values(status=CONFIRMED, updated_at=now))
-        wanted = (Order.member_id, Order.pay_amount, Order.from_cart)
-        if uow.db.dialect in RETURNING_UPDATES:
-            confirmed = (await session.execute(stmt.returning(*wanted))).first()
-        else:
-            changed = (await session.execute(stmt)).rowcount == 1
-            confirmed = (await session.execute(select(*wanted).where(Order.id == event.order_id))).first() \
-                if changed else None
-        if confirmed is not None:
-            member_id, pay_amount, from_cart = confirmed
-            lines = (await session.execute(
-                select(OrderItem.product_id, OrderItem.quantity, OrderItem.unit_price, OrderItem.line_total)
-                .where(OrderItem.order_id == event.order_id).order_by(OrderItem.id))).all()
-            uow.outbox.add(OrderConfirmed(order_id=event.order_id, member_id=member_id, lines=_event_lines(lines),
-                                          pay_amount=pay_amount))
-            if from_cart:
-                await session.execute(delete(CartItem).where(
-                    CartItem.member_id == member_id, CartItem.product_id.in_([li.product_id for li in lines])))
-        else:
-            # already cancelled (timeout, member) or unknown: its OrderCancelled, committed with the
-            # cancellation, makes the product service release this reservation
-            log.info("order.late_reservation_ignored", orderId=event.order_id)
+        fresh = await uow.claim_events([e.event_id for e in events], CONFIRM_CONSUMER)
+        # a redelivered event (already claimed) changes nothing; two events for one order confirm it once
+        order_ids = sorted({e.order_id for e in events if e.event_id in fresh})
+        confirmed: dict[int, tuple[int, int, bool]] = {}
+        if order_ids:
+            pending = (ORDERS.c.id.in_(order_ids), ORDERS.c.status == PENDING)
+            stmt = update(ORDERS).where(*pending).values(status=CONFIRMED, updated_at=now)
+            wanted = (ORDERS.c.id, ORDERS.c.member_id, ORDERS.c.pay_amount, ORDERS.c.from_cart)
+            if uow.db.dialect in RETURNING_UPDATES:
+                rows = (await session.execute(stmt.returning(*wanted))).all()
+            else:
+                # lock the PENDING ones first, then update exactly those
+                rows = (await session.execute(select(*wanted).where(*pending).with_for_update())).all()
+                if rows:
+                    await session.execute(stmt.where(ORDERS.c.id.in_([r[0] for r in rows])))
+            confirmed = {int(r[0]): (int(r[1]), int(r[2]), bool(r[3])) for r in rows}
+        if confirmed:
+            lines: dict[int, list[Any]] = {order_id: [] for order_id in confirmed}
+            for line in (await session.execute(
+                    select(ORDER_LINES.c.order_id, ORDER_LINES.c.product_id, ORDER_LINES.c.quantity,
+                           ORDER_LINES.c.unit_price, ORDER_LINES.c.line_total)
+                    .where(ORDER_LINES.c.order_id.in_(sorted(confirmed))).order_by(ORDER_LINES.c.id))).all():
+                lines[line.order_id].append(line)
+            for order_id in sorted(confirmed):
+                member_id, pay_amount, from_cart = confirmed[order_id]
+                uow.outbox.add(OrderConfirmed(order_id=order_id, member_id=member_id,
+                                              lines=_event_lines(lines[order_id]), pay_amount=pay_amount))
+                if from_cart:
+                    await session.execute(delete(CartItem).where(
+                        CartItem.member_id == member_id,
+                        CartItem.product_id.in_([li.product_id for li in lines[order_id]])))
+        for order_id in order_ids:
+            if order_id not in confirmed:
+                # already cancelled (timeout, member) or unknown: its OrderCancelled, committed with the
+                # cancellation, makes the product service release this reservation
+                log.info("order.late_reservation_ignored", orderId=order_id)
         await uow.commit()
-        return confirmed is not None
+    done: set[int] = set()
+    answers = []
+    for event in events:  # the first fresh event of a newly confirmed order reports it
+        first = event.event_id in fresh and event.order_id in confirmed and event.order_id not in done
+        if first:
+            done.add(event.order_id)
+        answers.append(first)
+    return answers
 
 
 async def reject_order(*, uow: UnitOfWork, event: StockRejected, now: datetime) -> bool:
