@@ -19,6 +19,9 @@ from gluta_kit.tracing import inject
 T = TypeVar("T")
 R = TypeVar("R")
 
+_INSERT_OUTBOX = insert(OutboxMessage.__table__)
+_INSERT_IDEMPOTENCY = insert(IdempotencyRecord.__table__)
+
 
 class Outbox:
     """Collects events to publish; they are written in the same transaction as the change.
@@ -51,7 +54,7 @@ class Outbox:
     async def write(self) -> None:
         """Insert the queued rows (the unit of work calls this just before it commits)."""
         if self.rows:
-            await self._session.execute(insert(OutboxMessage.__table__), self.rows)
+            await self._session.execute(_INSERT_OUTBOX, self.rows)
 
 
 class UnitOfWork:
@@ -87,7 +90,7 @@ class UnitOfWork:
         """Commit the change and its events together, then wake the outbox relay."""
         await self.outbox.write()
         if self._remembered:
-            await self.session.execute(insert(IdempotencyRecord.__table__), self._remembered)
+            await self.session.execute(_INSERT_IDEMPOTENCY, self._remembered)
         await self.session.commit()
         self._committed = True
         if self.outbox.added:

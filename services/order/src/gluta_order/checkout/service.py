@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import case, delete, false, func, insert, select, true, update
+from sqlalchemy import bindparam, case, delete, false, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +59,12 @@ UowFactory = Callable[[], UnitOfWork]
 ORDERS = Order.__table__
 ORDER_LINES = OrderItem.__table__
 MEMBER_COUPONS = MemberCoupon.__table__
+# built once; values are bound at execution
+_INSERT_ORDER = insert(ORDERS)
+_INSERT_LINES = insert(ORDER_LINES)
+_PRICES = (select(ProductSnapshot.product_id, ProductSnapshot.name, ProductSnapshot.unit_price,
+                  ProductSnapshot.on_sale)
+           .where(ProductSnapshot.product_id.in_(bindparam("ids", expanding=True))))
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -152,9 +158,7 @@ async def _price(session: AsyncSession, member_id: int, body: OrderCreate, now: 
     """Price the order from the snapshot and the member's coupons, read in the given session."""
     wanted = await _wanted_lines(session, member_id, body)
     ids = sorted({w.product_id for w in wanted})
-    rows = (await session.execute(
-        select(ProductSnapshot.product_id, ProductSnapshot.name, ProductSnapshot.unit_price, ProductSnapshot.on_sale)
-        .where(ProductSnapshot.product_id.in_(ids)))).all()
+    rows = (await session.execute(_PRICES, {"ids": ids})).all()
     coupons = await _held_coupons(session, [w.member_coupon_id for w in wanted if w.member_coupon_id])
     products = {pid: ProductPrice(pid, name, unit_price, on_sale) for pid, name, unit_price, on_sale in rows}
     return price_order(wanted, products, coupons, member_id=member_id, now=now)
@@ -204,11 +208,11 @@ async def _write_order(uow: UnitOfWork, *, member_id: int, body: OrderCreate, pr
              "pay_amount": priced.pay_amount, "units": priced.units, "from_cart": body.from_cart,
              "receiver": orjson.dumps(receiver).decode(), "order_date": sales_date(now),
              "created_at": now, "updated_at": now}
-    order_id = int((await session.execute(insert(ORDERS).values(order))).inserted_primary_key[0])
+    order_id = int((await session.execute(_INSERT_ORDER, order)).inserted_primary_key[0])
     lines = [{"order_id": order_id, "product_id": li.product_id, "name": li.name, "unit_price": li.unit_price,
               "quantity": li.quantity, "member_coupon_id": li.member_coupon_id, "discount": li.discount,
               "line_total": li.line_total} for li in priced.lines]
-    await session.execute(insert(ORDER_LINES), lines)
+    await session.execute(_INSERT_LINES, lines)
     for line in priced.lines:
         if line.member_coupon_id is None:
             continue

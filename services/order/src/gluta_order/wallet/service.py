@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Update, func, insert, select, update
+from sqlalchemy import Update, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,8 +39,13 @@ async def _update_balance(session: AsyncSession, dialect: str, stmt: Update, mem
     return int(await session.scalar(select(WALLETS.c.balance).where(WALLETS.c.member_id == member_id)) or 0)
 
 
-def _ledger_row(**values: object) -> Insert:
-    return insert(LEDGER).values(**values)
+_INSERT_LEDGER = insert(LEDGER)
+# built once (the checkout's payment): values are bound at execution
+_DEBIT = (update(WALLETS)
+          .where(WALLETS.c.member_id == bindparam("m"), WALLETS.c.balance >= bindparam("a"))
+          .values(balance=WALLETS.c.balance - bindparam("a"),
+                  updated_at=bindparam("now", type_=WALLETS.c.updated_at.type)))
+_DEBIT_RETURNING = _DEBIT.returning(WALLETS.c.balance)
 
 
 async def credit(session: AsyncSession, dialect: str, *, member_id: int, amount: int, entry_type: str, now: datetime,
@@ -51,23 +56,29 @@ async def credit(session: AsyncSession, dialect: str, *, member_id: int, amount:
     balance = await _update_balance(session, dialect, update(WALLETS).where(WALLETS.c.member_id == member_id)
                                     .values(balance=WALLETS.c.balance + amount, updated_at=now), member_id)
     assert balance is not None
-    await session.execute(_ledger_row(member_id=member_id, type=entry_type, amount=amount, balance_after=balance,
-                                      order_id=order_id, payment_id=payment_id, created_at=now))
+    await session.execute(_INSERT_LEDGER, {"member_id": member_id, "type": entry_type, "amount": amount,
+                                           "balance_after": balance, "order_id": order_id, "payment_id": payment_id,
+                                           "created_at": now})
     return balance
 
 
 async def debit(session: AsyncSession, dialect: str, *, member_id: int, amount: int, order_id: int,
                 now: datetime) -> int:
     """Take money for an order if the balance covers it (never below 0); return the balance after it."""
-    balance = await _update_balance(
-        session, dialect,
-        update(WALLETS).where(WALLETS.c.member_id == member_id, WALLETS.c.balance >= amount)
-        .values(balance=WALLETS.c.balance - amount, updated_at=now),
-        member_id)
+    params = {"m": member_id, "a": amount, "now": now}
+    balance: int | None
+    if dialect in RETURNING_UPDATES:
+        row = (await session.execute(_DEBIT_RETURNING, params)).first()
+        balance = None if row is None else int(row[0])
+    elif (await session.execute(_DEBIT, params)).rowcount != 1:
+        balance = None
+    else:  # our own row, locked by the UPDATE: this is our value
+        balance = int(await session.scalar(select(WALLETS.c.balance).where(WALLETS.c.member_id == member_id)) or 0)
     if balance is None:
         raise InsufficientPayMoney(f"this order needs {amount} won of pay money")
-    await session.execute(_ledger_row(member_id=member_id, type=PAYMENT, amount=amount, balance_after=balance,
-                                      order_id=order_id, payment_id=None, created_at=now))
+    await session.execute(_INSERT_LEDGER, {"member_id": member_id, "type": PAYMENT, "amount": amount,
+                                           "balance_after": balance, "order_id": order_id, "payment_id": None,
+                                           "created_at": now})
     return balance
 
 
