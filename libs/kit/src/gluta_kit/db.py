@@ -73,12 +73,15 @@ class Database:
     a long report never holds up the loop.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, inline_reads: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 24, inline_reads: bool = False) -> None:
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
         if self.dialect != "sqlite":
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
+            # kept open: a connection beyond the pool is closed when returned, and opening one (TLS probe,
+            # authentication) costs more than the query; 24 covers a busy instance's concurrent requests,
+            # its relay and its consumers
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         self.engine: AsyncEngine
         if self.dialect == "sqlite" and inline_reads and ":memory:" not in self.url:
             self.engine = _inline_engine(self.url, echo=echo, autocommit=False)
