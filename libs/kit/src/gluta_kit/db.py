@@ -69,11 +69,11 @@ class Database:
     On SQLite, writers begin with `BEGIN IMMEDIATE` so two writers queue on the lock instead of
     failing when a read transaction tries to upgrade; readers stay lock-free under WAL. Writers run
     SQLite on the event loop's thread (`gluta_kit.sqlite_inline`: no thread hand-off per call, no
-    wait inside SQLite); readers do too with `inline_reads`, else they run in aiosqlite's threads, so
-    a long report never holds up the loop.
+    wait inside SQLite; writes are short); readers run in aiosqlite's threads, so a long report never
+    holds up the loop.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 24, inline_reads: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 24) -> None:
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
@@ -82,13 +82,9 @@ class Database:
             # authentication) costs more than the query; 24 covers a busy instance's concurrent requests,
             # its relay and its consumers
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
-        self.engine: AsyncEngine
-        if self.dialect == "sqlite" and inline_reads and ":memory:" not in self.url:
-            self.engine = _inline_engine(self.url, echo=echo, autocommit=False)
-        else:
-            self.engine = create_async_engine(self.url, **kwargs)
-            if self.dialect == "sqlite":
-                event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         if self.dialect == "sqlite" and ":memory:" not in self.url:
             self.write_engine = _inline_engine(self.url, echo=echo, autocommit=True)
             event.listen(self.write_engine.sync_engine, "begin", _sqlite_begin_immediate)

@@ -164,25 +164,34 @@ class GroupCommit(Generic[T, R]):
         return await future
 
     async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
-            batch = [(item, future) for item, future in batch if not future.done()]  # callers gone
-            if not batch:
-                continue
-            self.batches += 1
-            try:
-                results = await self.run_batch([item for item, _ in batch])
-            except Exception:
-                for item, future in batch:
-                    try:
-                        result = await self.run_one(item)
-                    except Exception as exc:
-                        if not future.done():
-                            future.set_exception(exc)
-                    else:
-                        if not future.done():
-                            future.set_result(result)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+        batch: list[tuple[T, asyncio.Future[R]]] = []
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                batch = [(item, future) for item, future in batch if not future.done()]  # callers gone
+                if batch:
+                    self.batches += 1
+                    await self._run(batch)
+        except BaseException:  # cancelled (shutting down): nobody is left waiting forever
+            for _, future in batch + self._pending:
+                future.cancel()
+            self._pending = []
+            raise
+
+    async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self.run_batch([item for item, _ in batch])
+        except Exception:
+            for item, future in batch:
+                try:
+                    result = await self.run_one(item)
+                except Exception as exc:
+                    if not future.done():
+                        future.set_exception(exc)
+                else:
+                    if not future.done():
+                        future.set_result(result)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)

@@ -47,3 +47,20 @@ async def test_a_bad_item_fails_alone() -> None:
     with pytest.raises(ValueError):
         await group.submit(3)
     assert await group.submit(4) == 4
+
+
+async def test_callers_are_released_when_the_worker_is_cancelled() -> None:
+    started = asyncio.Event()
+
+    async def run_batch(items: list[int]) -> list[int]:
+        started.set()
+        await asyncio.sleep(60)
+        return items
+
+    group = GroupCommit(run_batch, run_batch)  # type: ignore[arg-type]
+    waiting = [asyncio.create_task(group.submit(i)) for i in range(3)]
+    await started.wait()
+    assert group._worker is not None
+    group._worker.cancel()
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
