@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gluta_kit.bus import Bus
@@ -110,15 +110,15 @@ class OutboxRelay:
             log.debug("outbox.published", count=sent)
         return sent, sent == len(rows) == self.batch_size
 
-    async def _publish(self, rows: Sequence[Row[Any]]) -> list[BaseException | None]:
+    async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
         """Send every row's message, then wait for all the broker's answers; None where it took it."""
-        async def one(row: Row[Any]) -> None:
+        async def one(row: Any) -> None:
             await self.bus.publish(row.topic, row.payload.encode(), orjson.loads(row.headers))
 
         results = await asyncio.gather(*(one(row) for row in rows), return_exceptions=True)
         return [r if isinstance(r, BaseException) else None for r in results]
 
-    async def _mark(self, session: AsyncSession, rows: Sequence[Row[Any]],
+    async def _mark(self, session: AsyncSession, rows: Sequence[Any],
                     outcomes: list[BaseException | None]) -> int:
         """Mark the published rows sent in one statement; give the others their backoff."""
         now = utcnow()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 BUSY_FIRST_NAP = 0.0005
@@ -189,7 +189,7 @@ class InlineConnection:
 class InlineConnector:
     """An `async_creator` for `create_async_engine`: opens SQLite connections that run on the loop's thread."""
 
-    def __init__(self, args: Sequence[Any], kwargs: dict[str, Any], *, busy_timeout: float = 15.0,
+    def __init__(self, args: Sequence[Any], kwargs: Mapping[str, Any], *, busy_timeout: float = 15.0,
                  autocommit: bool = False) -> None:
         self.args = list(args)
         self.kwargs = dict(kwargs)

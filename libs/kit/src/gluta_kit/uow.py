@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gluta_contracts import IntegrationEvent
@@ -19,8 +19,10 @@ from gluta_kit.tracing import inject
 T = TypeVar("T")
 R = TypeVar("R")
 
-_INSERT_OUTBOX = insert(OutboxMessage.__table__)
-_INSERT_IDEMPOTENCY = insert(IdempotencyRecord.__table__)
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_INBOX = cast(Table, InboxMessage.__table__)
+_INSERT_OUTBOX = insert(_OUTBOX)
+_INSERT_IDEMPOTENCY = insert(cast(Table, IdempotencyRecord.__table__))
 
 
 class Outbox:
@@ -99,7 +101,7 @@ class UnitOfWork:
     async def claim_event(self, event_id: str, consumer: str) -> bool:
         """Record that `consumer` handles `event_id` now; False when it already did (a redelivery)."""
         stmt = insert_ignore(
-            InboxMessage.__table__, self.db.dialect,
+            _INBOX, self.db.dialect,
             {"event_id": event_id, "consumer": consumer, "processed_at": utcnow()},
         )
         result = await self.session.execute(stmt)
@@ -113,9 +115,9 @@ class UnitOfWork:
         if self.db.dialect not in {"sqlite", "postgresql"}:  # no INSERT ... RETURNING: one claim at a time
             return {event_id for event_id in ids if await self.claim_event(event_id, consumer)}
         now = utcnow()
-        stmt = insert_ignore(InboxMessage.__table__, self.db.dialect,
+        stmt = insert_ignore(_INBOX, self.db.dialect,
                              [{"event_id": i, "consumer": consumer, "processed_at": now} for i in ids])
-        rows = await self.session.execute(stmt.returning(InboxMessage.__table__.c.event_id))
+        rows = await self.session.execute(stmt.returning(_INBOX.c.event_id))
         return {row[0] for row in rows}
 
     async def recall(self, scope: str, caller: str | int, key: str) -> Any | None:
