@@ -36,28 +36,59 @@ def normalise_url(url: str) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a crash of the process, fsync at checkpoints
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_inline_pragmas(dbapi_connection: Any, _: Any) -> None:
+    # as above, but no busy_timeout: an inline connection must not sleep inside SQLite (it naps in asyncio)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _inline_engine(url: str, *, echo: bool, autocommit: bool) -> AsyncEngine:
+    """An aiosqlite-dialect engine whose connections run SQLite on the loop's thread (`gluta_kit.sqlite_inline`)."""
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+    from gluta_kit.sqlite_inline import InlineConnector
+
+    args, kwargs = SQLiteDialect_pysqlite().create_connect_args(make_url(url))
+    engine = create_async_engine(url, echo=echo, async_creator=InlineConnector(args, kwargs, autocommit=autocommit))
+    event.listen(engine.sync_engine, "connect", _sqlite_inline_pragmas)
+    return engine
 
 
 class Database:
     """One service's database: a read engine, a write engine and their session factories.
 
     On SQLite, writers begin with `BEGIN IMMEDIATE` so two writers queue on the lock instead of
-    failing when a read transaction tries to upgrade; readers stay lock-free under WAL.
+    failing when a read transaction tries to upgrade; readers stay lock-free under WAL. Writers run
+    SQLite on the event loop's thread (`gluta_kit.sqlite_inline`: no thread hand-off per call, no
+    wait inside SQLite; writes are short); readers run in aiosqlite's threads, so a long report never
+    holds up the loop.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 24) -> None:
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
         if self.dialect != "sqlite":
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
+            # kept open: a connection beyond the pool is closed when returned, and opening one (TLS probe,
+            # authentication) costs more than the query; 24 covers a busy instance's concurrent requests,
+            # its relay and its consumers
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        if self.dialect == "sqlite" and ":memory:" not in self.url:
+            self.write_engine = _inline_engine(self.url, echo=echo, autocommit=True)
+            event.listen(self.write_engine.sync_engine, "begin", _sqlite_begin_immediate)
+        elif self.dialect == "sqlite":
             self.write_engine = create_async_engine(self.url, echo=echo)
             event.listen(self.write_engine.sync_engine, "connect", _sqlite_autocommit_driver)
             event.listen(self.write_engine.sync_engine, "connect", _sqlite_pragmas)

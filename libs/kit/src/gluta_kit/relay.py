@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gluta_kit.bus import Bus
 from gluta_kit.db import Database
@@ -48,6 +51,8 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # cleared before reading: a commit made while this batch is being published wakes the next round
+            self.db.outbox_signal.clear()
             try:
                 _, more = await self.relay_once()
             except asyncio.CancelledError:
@@ -58,46 +63,85 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if more:
                 continue
-            self.db.outbox_signal.clear()
             try:
                 await asyncio.wait_for(self.db.outbox_signal.wait(), timeout=self.idle_seconds)
             except TimeoutError:
                 pass
 
     async def relay_once(self) -> tuple[int, bool]:
-        """Publish one batch of due rows in id order; return (sent, whether more may be due)."""
+        """Publish one batch of due rows in id order; return (sent, whether more may be due).
+
+        The batch's publishes are sent together and their acknowledgements awaited together (one round
+        trip for the batch, not one per row); the rows the broker took are marked in one UPDATE. On
+        SQLite the rows are read without the database's only write lock, which is taken only for that
+        short UPDATE (a relay holding it while waiting for the broker would stall every writer); the
+        other databases lock just these rows (`FOR UPDATE SKIP LOCKED`), so two instances' relays share
+        the work. A relay that dies between publish and mark publishes those rows again (at least once;
+        the `eventId` makes it harmless).
+        """
         now = utcnow()
-        async with self.db.write_sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.published_at.is_(None), OutboxMessage.next_attempt_at <= now)
-                    .order_by(OutboxMessage.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            sent = 0
-            for row in rows:
-                try:
-                    await self.bus.publish(row.topic, row.payload.encode(), orjson.loads(row.headers))
-                except Exception as exc:
-                    delay = min(self.max_backoff, 0.5 * 2 ** min(row.attempts, 10))
-                    row.attempts += 1
-                    row.last_error = repr(exc)[:2000]
-                    row.next_attempt_at = utcnow() + timedelta(seconds=delay)
-                    log.warning("outbox.publish_failed", topic=row.topic, eventId=row.event_id,
-                                attempts=row.attempts, retryIn=delay, error=repr(exc))
-                    await session.commit()
-                    return sent, False
-                row.published_at = utcnow()
-                row.attempts += 1
-                sent += 1
-            await session.commit()
+        due = (
+            select(OutboxMessage.id, OutboxMessage.event_id, OutboxMessage.topic, OutboxMessage.payload,
+                   OutboxMessage.headers, OutboxMessage.attempts)
+            .where(OutboxMessage.published_at.is_(None), OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(self.batch_size)
+        )
+        if self.db.dialect == "sqlite":
+            async with self.db.read_sessions() as session:
+                rows = (await session.execute(due)).all()
+            if not rows:
+                return 0, False
+            outcomes = await self._publish(rows)
+            async with self.db.write_sessions() as session:
+                sent = await self._mark(session, rows, outcomes)
+                await session.commit()
+        else:
+            async with self.db.write_sessions() as session:
+                rows = (await session.execute(due.with_for_update(skip_locked=True))).all()
+                if not rows:
+                    await session.rollback()
+                    return 0, False
+                outcomes = await self._publish(rows)
+                sent = await self._mark(session, rows, outcomes)
+                await session.commit()
         self.published += sent
         if sent:
             log.debug("outbox.published", count=sent)
-        return sent, len(rows) == self.batch_size
+        return sent, sent == len(rows) == self.batch_size
+
+    async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
+        """Send every row's message, then wait for all the broker's answers; None where it took it."""
+        async def one(row: Any) -> None:
+            await self.bus.publish(row.topic, row.payload.encode(), orjson.loads(row.headers))
+
+        results = await asyncio.gather(*(one(row) for row in rows), return_exceptions=True)
+        return [r if isinstance(r, BaseException) else None for r in results]
+
+    async def _mark(self, session: AsyncSession, rows: Sequence[Any],
+                    outcomes: list[BaseException | None]) -> int:
+        """Mark the published rows sent in one statement; give the others their backoff."""
+        now = utcnow()
+        sent_ids = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
+        if sent_ids:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(sent_ids))
+                .values(published_at=now, attempts=OutboxMessage.attempts + 1)
+            )
+        for row, error in zip(rows, outcomes, strict=True):
+            if error is None:
+                continue
+            if isinstance(error, asyncio.CancelledError):
+                raise error
+            delay = min(self.max_backoff, 0.5 * 2 ** min(row.attempts, 10))
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id)
+                .values(attempts=row.attempts + 1, last_error=repr(error)[:2000],
+                        next_attempt_at=now + timedelta(seconds=delay))
+            )
+            log.warning("outbox.publish_failed", topic=row.topic, eventId=row.event_id,
+                        attempts=row.attempts + 1, retryIn=delay, error=repr(error))
+        return len(sent_ids)
 
     async def lag(self) -> dict[str, object]:
         """Return how many rows wait and how old the oldest is, in seconds."""

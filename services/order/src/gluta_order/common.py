@@ -13,7 +13,7 @@ import orjson
 from fastapi import Header, Path, Query
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,8 +127,14 @@ async def recall_answer(db: Database, scope: str, caller: int | str, key: str) -
         return await recall_in(session, scope, caller, key)
 
 
+_IDEMPOTENCY = IdempotencyRecord.__table__
+# built once: the hot path binds values instead of building and hashing a new statement each call
+_RECALL = select(_IDEMPOTENCY.c.response).where(
+    _IDEMPOTENCY.c.scope == bindparam("scope"), _IDEMPOTENCY.c.caller == bindparam("caller"),
+    _IDEMPOTENCY.c.key == bindparam("key"))
+
+
 async def recall_in(session: AsyncSession, scope: str, caller: int | str, key: str) -> Any | None:
     """Return the stored first answer to an idempotency key, read in the given session."""
-    row = await session.scalar(select(IdempotencyRecord.response).where(
-        IdempotencyRecord.scope == scope, IdempotencyRecord.caller == str(caller), IdempotencyRecord.key == key))
+    row = await session.scalar(_RECALL, {"scope": scope, "caller": str(caller), "key": key})
     return None if row is None else orjson.loads(row)

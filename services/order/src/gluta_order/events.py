@@ -11,7 +11,7 @@ from gluta_contracts import (
     StockRejected,
     StockReserved,
 )
-from gluta_kit.uow import UnitOfWork
+from gluta_kit.uow import GroupCommit, UnitOfWork
 from gluta_order.bootstrap import OrderContext
 from gluta_order.checkout import service as checkout
 from gluta_order.coupon import service as coupons
@@ -51,9 +51,19 @@ def register_handlers(ctx: OrderContext) -> None:
     async def on_member_withdrawn(event: MemberWithdrawn) -> None:
         await on_member_event(ctx, event)
 
+    async def confirm_batch(events: list[StockReserved]) -> list[bool]:
+        return await checkout.confirm_orders(uow=ctx.uow(), events=events, now=ctx.now())
+
+    async def confirm_one(event: StockReserved) -> bool:
+        return await checkout.confirm_order(uow=ctx.uow(), event=event, now=ctx.now())
+
+    # the StockReserved that arrive together (the broker hands them over in pulls of many, handled
+    # concurrently) are confirmed in one transaction: one turn of SQLite's write lock for the lot
+    confirmer = GroupCommit(confirm_batch, confirm_one)
+
     @bus.on(StockReserved, checkout.CONFIRM_CONSUMER)
     async def on_stock_reserved(event: StockReserved) -> None:
-        await checkout.confirm_order(uow=ctx.uow(), event=event, now=ctx.now())
+        await confirmer.submit(event)
 
     @bus.on(StockRejected, checkout.REJECT_CONSUMER)
     async def on_stock_rejected(event: StockRejected) -> None:

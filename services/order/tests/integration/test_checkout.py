@@ -354,3 +354,32 @@ async def test_the_choreography_runs_through_the_outbox_relay_and_the_bus(order_
                 break
             await asyncio.sleep(0.02)
         assert (await env.order(7, order_id))["status"] == "CONFIRMED"
+
+
+@pytest.mark.timeout(180)
+async def test_stock_answers_confirmed_together_behave_as_one_by_one(order_app, database_url) -> None:
+    """The consumer's group commit: one transaction for many StockReserved, each applied exactly once."""
+    from gluta_order.checkout.service import confirm_orders
+
+    overrides = {"database_url": database_url} if database_url else {}
+    async with order_app(**overrides) as env:
+        await env.product(1, unit_price=1_000)
+        await env.charge(7, 10_000)
+        ids = [(await env.place(7, [{"productId": 1, "quantity": 1}])).json()["orderId"] for _ in range(4)]
+        already = await env.stock_reserved(ids[0])  # confirmed earlier; now redelivered in the batch
+        assert (await env.client.post(f"/orders/{ids[3]}/cancel", headers=env.member(7))).status_code == 202
+        ctx = env.app.state.order
+        again = StockReserved(order_id=ids[2], lines=already.lines)  # a second answer for one order
+        one = StockReserved(order_id=ids[1], lines=already.lines)
+        batch = [already, one, one, StockReserved(order_id=ids[2], lines=already.lines), again,
+                 StockReserved(order_id=ids[3], lines=already.lines), StockReserved(order_id=424242, lines=[])]
+        flags = await confirm_orders(uow=ctx.uow(), events=batch, now=ctx.now())
+        assert flags == [False, True, False, True, False, False, False]
+        statuses = [(await env.order(7, i))["status"] for i in ids]
+        assert statuses == ["CONFIRMED", "CONFIRMED", "CONFIRMED", "CANCELLED"]
+        confirmed = await env.outbox(OrderConfirmed)
+        assert sorted(e["orderId"] for e in confirmed) == sorted(ids[:3])
+        assert await confirm_orders(uow=ctx.uow(), events=batch, now=ctx.now()) == [False] * len(batch)
+        assert len(await env.outbox(OrderConfirmed)) == 3
+        assert await env.balance(7) == 7_000
+        await env.ledger_consistent(7)

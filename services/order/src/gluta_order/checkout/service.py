@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import case, delete, false, func, select, true, update
+from sqlalchemy import bindparam, case, delete, false, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +38,7 @@ from gluta_order.checkout.schemas import OrderCreate, OrderRead
 from gluta_order.common import recall_answer, recall_in, retry_transient, sales_date
 from gluta_order.coupon.exceptions import CouponNotUsable
 from gluta_order.coupon.models import Coupon, MemberCoupon
-from gluta_order.snapshot.service import products_by_id
+from gluta_order.snapshot.models import ProductSnapshot
 from gluta_order.wallet.models import REFUND
 from gluta_order.wallet.service import RETURNING_UPDATES, credit, debit
 
@@ -54,6 +54,17 @@ TIMEOUT = "TIMEOUT"
 CANCELLED_BY_MEMBER = "CANCELLED_BY_MEMBER"
 
 UowFactory = Callable[[], UnitOfWork]
+
+# Core tables for the hot path: plain INSERT/UPDATE statements skip the ORM's unit-of-work bookkeeping
+ORDERS = Order.__table__
+ORDER_LINES = OrderItem.__table__
+MEMBER_COUPONS = MemberCoupon.__table__
+# built once; values are bound at execution
+_INSERT_ORDER = insert(ORDERS)
+_INSERT_LINES = insert(ORDER_LINES)
+_PRICES = (select(ProductSnapshot.product_id, ProductSnapshot.name, ProductSnapshot.unit_price,
+                  ProductSnapshot.on_sale)
+           .where(ProductSnapshot.product_id.in_(bindparam("ids", expanding=True))))
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -143,18 +154,14 @@ async def _held_coupons(session: AsyncSession, member_coupon_ids: Iterable[int])
     }
 
 
-async def _prepare(db: Database, member_id: int, body: OrderCreate, key: str,
-                   now: datetime) -> tuple[dict[str, Any] | None, PricedOrder | None]:
-    """In one read (no write lock): the first answer to this key if any, else the priced order."""
-    async with db.read_sessions() as session:
-        first = await recall_in(session, CHECKOUT_SCOPE, member_id, key)
-        if first is not None:
-            return first, None
-        wanted = await _wanted_lines(session, member_id, body)
-        snapshots = await products_by_id(session, [w.product_id for w in wanted])
-        coupons = await _held_coupons(session, [w.member_coupon_id for w in wanted if w.member_coupon_id])
-    products = {pid: ProductPrice(pid, s.name, s.unit_price, s.on_sale) for pid, s in snapshots.items()}
-    return None, price_order(wanted, products, coupons, member_id=member_id, now=now)
+async def _price(session: AsyncSession, member_id: int, body: OrderCreate, now: datetime) -> PricedOrder:
+    """Price the order from the snapshot and the member's coupons, read in the given session."""
+    wanted = await _wanted_lines(session, member_id, body)
+    ids = sorted({w.product_id for w in wanted})
+    rows = (await session.execute(_PRICES, {"ids": ids})).all()
+    coupons = await _held_coupons(session, [w.member_coupon_id for w in wanted if w.member_coupon_id])
+    products = {pid: ProductPrice(pid, name, unit_price, on_sale) for pid, name, unit_price, on_sale in rows}
+    return price_order(wanted, products, coupons, member_id=member_id, now=now)
 
 
 def _event_lines(lines: Iterable[Any]) -> list[OrderLine]:
@@ -164,15 +171,18 @@ def _event_lines(lines: Iterable[Any]) -> list[OrderLine]:
 
 async def place_order(*, uow_factory: UowFactory, db: Database, member_id: int, body: OrderCreate, key: str,
                       now: datetime) -> dict[str, Any]:
-    """Place an order (PENDING) once per Idempotency-Key; return its JSON view."""
-    try:
-        first, priced = await _prepare(db, member_id, body, key, now)
-        if first is not None:
-            return first
-        assert priced is not None
+    """Place an order (PENDING) once per Idempotency-Key; return its JSON view.
 
+    One transaction does it all: the first answer to this key if there is one, else the pricing reads,
+    the writes and the key's answer (on SQLite that is one short turn of the write lock, run inline).
+    """
+    try:
         async def work() -> dict[str, Any]:
             async with uow_factory() as uow:
+                first = await recall_in(uow.session, CHECKOUT_SCOPE, member_id, key)
+                if first is not None:
+                    return first
+                priced = await _price(uow.session, member_id, body, now)
                 answer = await _write_order(uow, member_id=member_id, body=body, priced=priced, now=now)
                 # the key's row is unique: a concurrent twice-sent request fails here at commit
                 uow.remember(CHECKOUT_SCOPE, member_id, key, answer)
@@ -190,69 +200,100 @@ async def place_order(*, uow_factory: UowFactory, db: Database, member_id: int, 
 
 async def _write_order(uow: UnitOfWork, *, member_id: int, body: OrderCreate, priced: PricedOrder,
                        now: datetime) -> dict[str, Any]:
+    """Write the order, its lines, the coupons' use and the payment (Core statements: no ORM flush)."""
     session = uow.session
-    order = Order(member_id=member_id, status=PENDING, cancel_reason=None, was_confirmed=False,
-                  total_amount=priced.total_amount, discount_amount=priced.discount_amount,
-                  pay_amount=priced.pay_amount, units=priced.units, from_cart=body.from_cart,
-                  receiver=orjson.dumps(body.receiver.model_dump(by_alias=True)).decode(),
-                  order_date=sales_date(now), created_at=now, updated_at=now)
-    session.add(order)
-    await session.flush()
-    items = [OrderItem(order_id=order.id, product_id=li.product_id, name=li.name, unit_price=li.unit_price,
-                       quantity=li.quantity, member_coupon_id=li.member_coupon_id, discount=li.discount,
-                       line_total=li.line_total) for li in priced.lines]
-    session.add_all(items)
+    receiver = body.receiver.model_dump(by_alias=True)
+    order = {"member_id": member_id, "status": PENDING, "cancel_reason": None, "was_confirmed": False,
+             "total_amount": priced.total_amount, "discount_amount": priced.discount_amount,
+             "pay_amount": priced.pay_amount, "units": priced.units, "from_cart": body.from_cart,
+             "receiver": orjson.dumps(receiver).decode(), "order_date": sales_date(now),
+             "created_at": now, "updated_at": now}
+    order_id = int((await session.execute(_INSERT_ORDER, order)).inserted_primary_key[0])
+    lines = [{"order_id": order_id, "product_id": li.product_id, "name": li.name, "unit_price": li.unit_price,
+              "quantity": li.quantity, "member_coupon_id": li.member_coupon_id, "discount": li.discount,
+              "line_total": li.line_total} for li in priced.lines]
+    await session.execute(_INSERT_LINES, lines)
     for line in priced.lines:
         if line.member_coupon_id is None:
             continue
         used = await session.execute(
-            update(MemberCoupon)
-            .where(MemberCoupon.id == line.member_coupon_id, MemberCoupon.member_id == member_id,
-                   MemberCoupon.used.is_(False))
-            .values(used=True, used_order_id=order.id, used_at=now)
+            update(MEMBER_COUPONS)
+            .where(MEMBER_COUPONS.c.id == line.member_coupon_id, MEMBER_COUPONS.c.member_id == member_id,
+                   MEMBER_COUPONS.c.used.is_(False))
+            .values(used=True, used_order_id=order_id, used_at=now)
         )
         if used.rowcount != 1:
             raise CouponNotUsable("this coupon was already used")
     if priced.pay_amount > 0:
         # last, so the wallet row stays locked for as short a time as possible
-        await debit(session, uow.db.dialect, member_id=member_id, amount=priced.pay_amount, order_id=order.id,
+        await debit(session, uow.db.dialect, member_id=member_id, amount=priced.pay_amount, order_id=order_id,
                     now=now)
-    uow.outbox.add(OrderPlaced(order_id=order.id, member_id=member_id, lines=_event_lines(priced.lines)))
-    return order_read(order, items).model_dump(by_alias=True, mode="json")
+    uow.outbox.add(OrderPlaced(order_id=order_id, member_id=member_id, lines=_event_lines(priced.lines)))
+    return OrderRead.model_validate({
+        **order, "order_id": order_id, "receiver": receiver,
+        "items": [{k: v for k, v in li.items() if k != "order_id"} for li in lines],
+    }).model_dump(by_alias=True, mode="json")
 
 
 # --- the saga's answers ---------------------------------------------------------------------------
 async def confirm_order(*, uow: UnitOfWork, event: StockReserved, now: datetime) -> bool:
     """StockReserved: PENDING -> CONFIRMED once; a cancelled order stays cancelled. Return whether it confirmed."""
+    return (await confirm_orders(uow=uow, events=[event], now=now))[0]
+
+
+async def confirm_orders(*, uow: UnitOfWork, events: Sequence[StockReserved], now: datetime) -> list[bool]:
+    """Apply several StockReserved in one transaction, each exactly as `confirm_order` would; return one flag each.
+
+    Set-based: one inbox claim, one conditional UPDATE of the orders, one read of their lines, one multi-row
+    outbox INSERT, whatever the number of events (the consumer's group commit hands them over together).
+    """
     async with uow:
-        if not await uow.claim_event(event.event_id, CONFIRM_CONSUMER):
-            return False
         session = uow.session
-        stmt = (update(Order).where(Order.id == event.order_id, Order.status == PENDING)
-                .values(status=CONFIRMED, updated_at=now))
-        wanted = (Order.member_id, Order.pay_amount, Order.from_cart)
-        if uow.db.dialect in RETURNING_UPDATES:
-            confirmed = (await session.execute(stmt.returning(*wanted))).first()
-        else:
-            changed = (await session.execute(stmt)).rowcount == 1
-            confirmed = (await session.execute(select(*wanted).where(Order.id == event.order_id))).first() \
-                if changed else None
-        if confirmed is not None:
-            member_id, pay_amount, from_cart = confirmed
-            lines = (await session.execute(
-                select(OrderItem.product_id, OrderItem.quantity, OrderItem.unit_price, OrderItem.line_total)
-                .where(OrderItem.order_id == event.order_id).order_by(OrderItem.id))).all()
-            uow.outbox.add(OrderConfirmed(order_id=event.order_id, member_id=member_id, lines=_event_lines(lines),
-                                          pay_amount=pay_amount))
-            if from_cart:
-                await session.execute(delete(CartItem).where(
-                    CartItem.member_id == member_id, CartItem.product_id.in_([li.product_id for li in lines])))
-        else:
-            # already cancelled (timeout, member) or unknown: its OrderCancelled, committed with the
-            # cancellation, makes the product service release this reservation
-            log.info("order.late_reservation_ignored", orderId=event.order_id)
+        fresh = await uow.claim_events([e.event_id for e in events], CONFIRM_CONSUMER)
+        # a redelivered event (already claimed) changes nothing; two events for one order confirm it once
+        order_ids = sorted({e.order_id for e in events if e.event_id in fresh})
+        confirmed: dict[int, tuple[int, int, bool]] = {}
+        if order_ids:
+            pending = (ORDERS.c.id.in_(order_ids), ORDERS.c.status == PENDING)
+            stmt = update(ORDERS).where(*pending).values(status=CONFIRMED, updated_at=now)
+            wanted = (ORDERS.c.id, ORDERS.c.member_id, ORDERS.c.pay_amount, ORDERS.c.from_cart)
+            if uow.db.dialect in RETURNING_UPDATES:
+                rows = (await session.execute(stmt.returning(*wanted))).all()
+            else:
+                # lock the PENDING ones first, then update exactly those
+                rows = (await session.execute(select(*wanted).where(*pending).with_for_update())).all()
+                if rows:
+                    await session.execute(stmt.where(ORDERS.c.id.in_([r[0] for r in rows])))
+            confirmed = {int(r[0]): (int(r[1]), int(r[2]), bool(r[3])) for r in rows}
+        if confirmed:
+            lines: dict[int, list[Any]] = {order_id: [] for order_id in confirmed}
+            for line in (await session.execute(
+                    select(ORDER_LINES.c.order_id, ORDER_LINES.c.product_id, ORDER_LINES.c.quantity,
+                           ORDER_LINES.c.unit_price, ORDER_LINES.c.line_total)
+                    .where(ORDER_LINES.c.order_id.in_(sorted(confirmed))).order_by(ORDER_LINES.c.id))).all():
+                lines[line.order_id].append(line)
+            for order_id in sorted(confirmed):
+                member_id, pay_amount, from_cart = confirmed[order_id]
+                uow.outbox.add(OrderConfirmed(order_id=order_id, member_id=member_id,
+                                              lines=_event_lines(lines[order_id]), pay_amount=pay_amount))
+                if from_cart:
+                    await session.execute(delete(CartItem).where(
+                        CartItem.member_id == member_id,
+                        CartItem.product_id.in_([li.product_id for li in lines[order_id]])))
+        for order_id in order_ids:
+            if order_id not in confirmed:
+                # already cancelled (timeout, member) or unknown: its OrderCancelled, committed with the
+                # cancellation, makes the product service release this reservation
+                log.info("order.late_reservation_ignored", orderId=order_id)
         await uow.commit()
-        return confirmed is not None
+    done: set[int] = set()
+    answers = []
+    for event in events:  # the first fresh event of a newly confirmed order reports it
+        first = event.event_id in fresh and event.order_id in confirmed and event.order_id not in done
+        if first:
+            done.add(event.order_id)
+        answers.append(first)
+    return answers
 
 
 async def reject_order(*, uow: UnitOfWork, event: StockRejected, now: datetime) -> bool:

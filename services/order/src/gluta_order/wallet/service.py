@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Update, func, insert, select, update
+from sqlalchemy import Update, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,21 +22,30 @@ CHARGE_SCOPE = "wallet-charge"
 
 RETURNING_UPDATES = {"sqlite", "postgresql"}  # MariaDB/MySQL have no UPDATE ... RETURNING
 
+# Core tables: the money moves through plain statements (no ORM session synchronisation on the hot path)
+WALLETS = Wallet.__table__
+LEDGER = LedgerEntry.__table__
+
 
 async def _update_balance(session: AsyncSession, dialect: str, stmt: Update, member_id: int) -> int | None:
     """Run a conditional balance update; return the balance it left, or None when it matched nothing."""
     if dialect in RETURNING_UPDATES:
-        row = (await session.execute(stmt.returning(Wallet.balance))).first()
+        row = (await session.execute(stmt.returning(WALLETS.c.balance))).first()
         return None if row is None else int(row[0])
     result = await session.execute(stmt)
     if result.rowcount != 1:
         return None
     # read after our own UPDATE in the same transaction: the row is locked by us, so this is our value
-    return int(await session.scalar(select(Wallet.balance).where(Wallet.member_id == member_id)) or 0)
+    return int(await session.scalar(select(WALLETS.c.balance).where(WALLETS.c.member_id == member_id)) or 0)
 
 
-def _ledger_row(**values: object) -> Insert:
-    return insert(LedgerEntry).values(**values)
+_INSERT_LEDGER = insert(LEDGER)
+# built once (the checkout's payment): values are bound at execution
+_DEBIT = (update(WALLETS)
+          .where(WALLETS.c.member_id == bindparam("m"), WALLETS.c.balance >= bindparam("a"))
+          .values(balance=WALLETS.c.balance - bindparam("a"),
+                  updated_at=bindparam("now", type_=WALLETS.c.updated_at.type)))
+_DEBIT_RETURNING = _DEBIT.returning(WALLETS.c.balance)
 
 
 async def credit(session: AsyncSession, dialect: str, *, member_id: int, amount: int, entry_type: str, now: datetime,
@@ -44,26 +53,32 @@ async def credit(session: AsyncSession, dialect: str, *, member_id: int, amount:
     """Add money to a wallet (made on first use) with its ledger row; return the balance after it."""
     await session.execute(insert_ignore(Wallet.__table__, dialect,
                                         {"member_id": member_id, "balance": 0, "updated_at": now}))
-    balance = await _update_balance(session, dialect, update(Wallet).where(Wallet.member_id == member_id)
-                                    .values(balance=Wallet.balance + amount, updated_at=now), member_id)
+    balance = await _update_balance(session, dialect, update(WALLETS).where(WALLETS.c.member_id == member_id)
+                                    .values(balance=WALLETS.c.balance + amount, updated_at=now), member_id)
     assert balance is not None
-    await session.execute(_ledger_row(member_id=member_id, type=entry_type, amount=amount, balance_after=balance,
-                                      order_id=order_id, payment_id=payment_id, created_at=now))
+    await session.execute(_INSERT_LEDGER, {"member_id": member_id, "type": entry_type, "amount": amount,
+                                           "balance_after": balance, "order_id": order_id, "payment_id": payment_id,
+                                           "created_at": now})
     return balance
 
 
 async def debit(session: AsyncSession, dialect: str, *, member_id: int, amount: int, order_id: int,
                 now: datetime) -> int:
     """Take money for an order if the balance covers it (never below 0); return the balance after it."""
-    balance = await _update_balance(
-        session, dialect,
-        update(Wallet).where(Wallet.member_id == member_id, Wallet.balance >= amount)
-        .values(balance=Wallet.balance - amount, updated_at=now),
-        member_id)
+    params = {"m": member_id, "a": amount, "now": now}
+    balance: int | None
+    if dialect in RETURNING_UPDATES:
+        row = (await session.execute(_DEBIT_RETURNING, params)).first()
+        balance = None if row is None else int(row[0])
+    elif (await session.execute(_DEBIT, params)).rowcount != 1:
+        balance = None
+    else:  # our own row, locked by the UPDATE: this is our value
+        balance = int(await session.scalar(select(WALLETS.c.balance).where(WALLETS.c.member_id == member_id)) or 0)
     if balance is None:
         raise InsufficientPayMoney(f"this order needs {amount} won of pay money")
-    await session.execute(_ledger_row(member_id=member_id, type=PAYMENT, amount=amount, balance_after=balance,
-                                      order_id=order_id, payment_id=None, created_at=now))
+    await session.execute(_INSERT_LEDGER, {"member_id": member_id, "type": PAYMENT, "amount": amount,
+                                           "balance_after": balance, "order_id": order_id, "payment_id": None,
+                                           "created_at": now})
     return balance
 
 
