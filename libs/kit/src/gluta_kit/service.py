@@ -277,10 +277,24 @@ def _release_free_memory() -> None:
 def run(app: FastAPI, settings: ServiceSettings, *, http: str | type[asyncio.Protocol] = "httptools") -> None:
     """Serve the app with uvicorn on the settings' host and port, logging JSON to stdout.
 
-    `http` is uvicorn's HTTP protocol: a name, or a protocol class (the gateway passes its own).
+    `http` is uvicorn's HTTP protocol: a name, or a protocol class (the gateway passes its own). One worker,
+    no reload, no WebSocket protocol: uvicorn's `Config` and `Server` are used directly, as `uvicorn.run`
+    would for this case, so that its command line and reloaders are never imported (see `gluta_kit._lean`).
     """
-    import uvicorn
+    import sys
+
+    from uvicorn.config import Config
+    from uvicorn.server import Server
 
     setup_logging(type(settings).service_name, settings.log_level)
-    uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http=http, log_config=None,
-                access_log=False, lifespan="on", timeout_graceful_shutdown=5, server_header=False)
+    config = Config(app, host=settings.host, port=settings.port, loop="uvloop", http=http, ws="none",
+                    log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+                    server_header=False, workers=1)
+    config.load_app()
+    server = Server(config=config)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE
