@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the database and bus stacks are imported only by services t
     from gluta_kit.db import Database
     from gluta_kit.deadletter import DeadLetters
     from gluta_kit.relay import OutboxRelay
+    from gluta_kit.sqlite import SqliteFile
     from gluta_kit.uow import UnitOfWork
 
 log = get_logger("gluta.service")
@@ -42,15 +43,23 @@ class Service:
     """Everything one service process holds; the composition root builds it, tests pass other parts."""
 
     def __init__(self, settings: ServiceSettings, *, migrations: Path | str | None = None,
-                 uses_bus: bool = True, bus: Bus | None = None) -> None:
+                 uses_bus: bool = True, bus: Bus | None = None, plain_sqlite: bool = False) -> None:
+        """`plain_sqlite`: on a local SQLite file, hold the database as a `SqliteFile` (the standard library's
+        sqlite3) instead of a SQLAlchemy `Database` — for services whose own code needs no more (memory)."""
         self.settings = settings
         self.name = type(settings).service_name
         setup_tracing(self.name)
-        self.db: Database | None = None
+        self.db: Database | SqliteFile | None = None
         if migrations is not None:
-            from gluta_kit.db import Database
+            url = settings.resolved_database_url
+            from gluta_kit.sqlite import SqliteFile, sqlite_path
 
-            self.db = Database(settings.resolved_database_url)
+            if plain_sqlite and sqlite_path(url) is not None:
+                self.db = SqliteFile(url)
+            else:
+                from gluta_kit.db import Database
+
+                self.db = Database(url)
         self.migrations = migrations
         self.bus: Bus | None = bus
         if self.bus is None and uses_bus:
@@ -60,7 +69,7 @@ class Service:
                            namespace=settings.bus_namespace)
         self.dead_letters: DeadLetters | None = None
         self.relay: OutboxRelay | None = None
-        if self.db and self.bus:
+        if self.db and self.bus and not getattr(self.db, "plain", False):
             from gluta_kit.deadletter import DeadLetters
             from gluta_kit.relay import OutboxRelay
 
@@ -84,7 +93,7 @@ class Service:
         """Return a new unit of work on this service's database."""
         from gluta_kit.uow import UnitOfWork
 
-        assert self.db is not None, f"{self.name} has no database"
+        assert self.db is not None and not getattr(self.db, "plain", False), f"{self.name} has no SQL database"
         return UnitOfWork(self.db)
 
     def client(self, service: str, **kwargs: Any) -> ServiceClient:

@@ -36,7 +36,7 @@ from gluta_kit.web import (
     MemorySessionStore,
     RedisSessionStore,
     SessionMiddleware,
-    SqlSessionStore,
+    database_session_store,
 )
 from gluta_kit.web.security import SecurityHeaders
 
@@ -47,7 +47,7 @@ CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe
 def create_app(settings: AdminSettings, *, session_store: Any = None,
                gateway_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """Build the admin app (tests may pass a session store and a transport standing in for the gateway)."""
-    service = Service(settings, migrations=HERE / "migrations", uses_bus=False)
+    service = Service(settings, migrations=HERE / "migrations", uses_bus=False, plain_sqlite=True)  # sessions only
     catalogs = Catalogs.load(LOCALES, ("ko", "en"))
     gateway = GatewayClient(settings.gateway_url, timeout=settings.gateway_timeout_seconds,
                             transport=gateway_transport,
@@ -60,7 +60,7 @@ def create_app(settings: AdminSettings, *, session_store: Any = None,
         if settings.redis_url:
             session_store = RedisSessionStore(settings.redis_url, prefix="gluta:admin-session:")
         elif service.db is not None:
-            session_store = SqlSessionStore(service.db)
+            session_store = database_session_store(service.db)
         else:  # pragma: no cover - the admin always has its database
             session_store = MemorySessionStore()
 
