@@ -109,7 +109,7 @@ class ServiceSettings(EnvSettings):
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     http_timeout_seconds: float = Field(default=5.0, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
-    migrate_in_subprocess: bool = True
+    migrate_in_subprocess: bool = True  # migrations and demo data run in short-lived processes (idle memory)
     trim_memory_after_start: bool = True
     outbox_batch_size: int = Field(default=200, ge=1, le=10_000)
     log_level: str = Field(default="INFO", json_schema_extra=RELOADABLE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,7 +13,6 @@ from gluta_kit.errors import problem
 from gluta_kit.service import Service
 from gluta_product.banner.router import router as banner_router
 from gluta_product.catalog.router import router as catalog_router
-from gluta_product.demo.service import seed_demo_data
 from gluta_product.events import register_handlers
 from gluta_product.image.router import router as image_router
 from gluta_product.image.storage import storage_from_url
@@ -49,6 +50,14 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+async def _seed_demo_in_subprocess(settings: ProductSettings) -> None:
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "gluta_product.demo",
+                                                   stdin=asyncio.subprocess.PIPE)
+    await process.communicate(settings.model_dump_json().encode())
+    if process.returncode != 0:
+        raise RuntimeError(f"demo data failed (exit {process.returncode})")
+
+
 def create_app(settings: ProductSettings) -> FastAPI:
     """Build the product app."""
     service = Service(settings, migrations=MIGRATIONS)
@@ -56,6 +65,11 @@ def create_app(settings: ProductSettings) -> FastAPI:
     storage = storage_from_url(settings.image_storage_url, settings.data_dir)
     if settings.demo:
         async def demo() -> None:
+            if settings.migrate_in_subprocess:  # like the migrations: Pillow & co. stay out of this process
+                await _seed_demo_in_subprocess(settings)
+                return
+            from gluta_product.demo.service import seed_demo_data
+
             await seed_demo_data(service, storage)
 
         service.on_start.append(demo)
