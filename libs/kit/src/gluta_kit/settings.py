@@ -15,7 +15,6 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 log = logging.getLogger("gluta.settings")
@@ -73,6 +72,8 @@ def fetch_remote_config(config_url: str | None, service: str, profile: str) -> t
     """Fetch `{values, version}` from the config service; empty when it is unreachable."""
     if not config_url:
         return {}, None
+    import httpx  # not in a process that reads no remote settings (discovery, config: memory)
+
     try:
         response = httpx.get(f"{config_url.rstrip('/')}/config/{service}/{profile}", timeout=2.0)
         response.raise_for_status()

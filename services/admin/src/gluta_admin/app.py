@@ -24,6 +24,7 @@ from gluta_admin.product.router import router as product_router
 from gluta_admin.product_type.router import router as type_router
 from gluta_admin.settings import AdminSettings
 from gluta_admin.web import HERE, LOCALES, STATIC, _, build_templates, render
+from gluta_kit.http import tls_context
 from gluta_kit.service import Service
 from gluta_kit.web import (
     ApiError,
@@ -52,7 +53,8 @@ def create_app(settings: AdminSettings, *, session_store: Any = None,
     gateway = GatewayClient(settings.gateway_url, timeout=settings.gateway_timeout_seconds,
                             transport=gateway_transport,
                             expired_message="Your session has expired. Log in again.")
-    probe_client = httpx.AsyncClient(trust_env=False, timeout=settings.operations_timeout_seconds)
+    probe_client = httpx.AsyncClient(trust_env=False, timeout=settings.operations_timeout_seconds,
+                                     verify=tls_context())  # one CA bundle per process (memory)
     operations = Operations(discovery_url=settings.discovery_url, config_url=settings.config_url,
                             internal_token=settings.internal_token, client=probe_client,
                             timeout=settings.operations_timeout_seconds)
