@@ -26,7 +26,7 @@ WITH_REDIS = {"order", "storefront", "admin"}
 NOT_SETTINGS = {"FORWARDED_ALLOW_IPS", "POD_IP"}  # read by uvicorn / used for expansion, not by our settings
 # read by the `gluta` command itself rather than by JanitorSettings (checked in test_cli_env_names_are_read)
 CLI_ENV = {"GLUTA_DATA_DIR", "GLUTA_CONFIG_URL"}
-SECRET_FIELDS = {"internal_token", "key_encryption_secret", "payment_api_secret"}
+SECRET_FIELDS = {"internal_token", "key_encryption_secret", "payment_api_secret", "image_storage_secret_access_key"}
 
 
 def settings_class(service: str) -> type[Any]:
@@ -205,6 +205,17 @@ def test_no_secret_is_written_in_the_compose_file(compose: dict[str, Any]) -> No
                 assert str(value).startswith("${"), f"{name}.{key} holds a literal secret"
             if "DATABASE_URL" in key:
                 assert "${MYSQL_PASSWORD}" in str(value)
+
+
+def test_the_documented_s3_image_storage_urls_are_accepted(compose: dict[str, Any],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    product = compose["services"]["product"]["environment"]
+    assert interpolate(product["GLUTA_IMAGE_STORAGE_URL"]) == "file:///data/images"  # the default stays the volume
+    documented = re.findall(r"^#\s+GLUTA_IMAGE_STORAGE_URL=(s3://\S+)", (DEPLOY / ".env.example").read_text(), re.M)
+    assert documented
+    for url in documented:  # the product service's settings parse it (bucket, prefix, endpoint, region)
+        settings = check_settings("product", {"GLUTA_IMAGE_STORAGE_URL": url}, monkeypatch)
+        assert settings.image_storage_url == url
 
 
 # --------------------------------------------------------------------------- kubernetes

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 
-async def test_png_named_exe_is_accepted_as_png_and_served_with_cache_headers(api: Any, png: Any) -> None:
+async def test_png_named_exe_is_accepted_as_png_and_served_with_cache_headers(storage_api: Any, png: Any) -> None:
+    api = storage_api
     data = png()
     response = await api.client.post("/images", files={"file": ("virus.exe", data, "application/x-msdownload")},
                                      headers=api.admin)
@@ -28,7 +29,8 @@ async def test_png_named_exe_is_accepted_as_png_and_served_with_cache_headers(ap
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "GIF"])
-async def test_other_supported_formats(api: Any, png: Any, fmt: str) -> None:
+async def test_other_supported_formats(storage_api: Any, png: Any, fmt: str) -> None:
+    api = storage_api
     image_id = await api.upload(png(fmt=fmt), filename="picture.bin")
     served = await api.client.get(f"/images/{image_id}")
     assert served.headers["content-type"] == f"image/{fmt.lower()}"
@@ -54,6 +56,6 @@ async def test_upload_needs_a_file_field(api: Any) -> None:
     assert response.status_code == 422
 
 
-async def test_unknown_image_is_404(api: Any) -> None:
-    response = await api.client.get("/images/12345")
+async def test_unknown_image_is_404(storage_api: Any) -> None:
+    response = await storage_api.client.get("/images/12345")
     assert (response.status_code, response.json()["code"]) == (404, "IMAGE_NOT_FOUND")

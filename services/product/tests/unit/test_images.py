@@ -52,5 +52,6 @@ async def test_local_storage_round_trip(tmp_path) -> None:
 def test_storage_is_chosen_by_url(tmp_path) -> None:
     assert isinstance(storage_from_url(None, tmp_path), LocalImageStorage)
     assert storage_from_url(f"file://{tmp_path}/pics", tmp_path).root == tmp_path / "pics"
-    with pytest.raises(ValueError):
-        storage_from_url("s3://bucket/images", tmp_path)
+    for bad in ("s3://b/images", "gs://bucket/images", "file://relative/path"):
+        with pytest.raises(ValueError):
+            storage_from_url(bad, tmp_path)

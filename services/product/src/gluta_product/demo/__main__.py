@@ -12,9 +12,8 @@ import sys
 
 from gluta_kit.logging import setup_logging
 from gluta_kit.service import Service
-from gluta_product.app import MIGRATIONS
+from gluta_product.app import MIGRATIONS, image_storage
 from gluta_product.demo.service import seed_demo_data
-from gluta_product.image.storage import storage_from_url
 from gluta_product.settings import ProductSettings
 
 
@@ -22,7 +21,7 @@ async def _main(settings: ProductSettings) -> None:
     service = Service(settings, migrations=MIGRATIONS, uses_bus=False)
     assert service.db is not None
     try:
-        await seed_demo_data(service, storage_from_url(settings.image_storage_url, settings.data_dir))
+        await seed_demo_data(service, image_storage(settings))
     finally:
         await service.db.dispose()
 

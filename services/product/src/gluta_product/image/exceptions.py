@@ -13,3 +13,7 @@ class ImageTooLarge(AppError):
 
 class ImageNotFound(AppError):
     status, code, title = 404, "IMAGE_NOT_FOUND", "Image not found"
+
+
+class ImageStorageUnavailable(AppError):
+    status, code, title = 503, "IMAGE_STORAGE_UNAVAILABLE", "Image storage unavailable"

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from gluta_kit.auth import AdminOnly
 from gluta_product.deps import ServiceDep, StorageDep, limits_of, read_upload
 from gluta_product.idempotency import run_once
-from gluta_product.image.exceptions import ImageNotFound
+from gluta_product.image.exceptions import ImageNotFound, ImageStorageUnavailable
 from gluta_product.image.schemas import ImageRead
 from gluta_product.image.service import find_live_image, upload_image
 from gluta_product.schemas import IdempotencyKey, IdPath
@@ -42,7 +42,10 @@ async def get_image(image_id: IdPath, request: Request, service: ServiceDep, sto
     if_none_match = request.headers.get("if-none-match", "")
     if etag in {tag.strip() for tag in if_none_match.split(",")} or if_none_match.strip() == "*":
         return Response(status_code=304, headers=headers)
-    data = await storage.read(image.storage_key)
+    try:
+        data = await storage.read(image.storage_key)
+    except OSError as exc:
+        raise ImageStorageUnavailable("the image could not be read, try again later") from exc
     if data is None:
         raise ImageNotFound("the image file is missing")
     return Response(content=data, media_type=image.content_type, headers=headers)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gluta_kit.models import utcnow
 from gluta_kit.uow import UnitOfWork
-from gluta_product.image.exceptions import ImageTooLarge, UnsupportedMedia
+from gluta_product.image.exceptions import ImageStorageUnavailable, ImageTooLarge, UnsupportedMedia
 from gluta_product.image.models import Image
 from gluta_product.image.schemas import ImageRead
 from gluta_product.image.storage import ImageStorage
@@ -77,7 +77,10 @@ async def store_image(session: AsyncSession, storage: ImageStorage, checked: Che
     """Write the file, then add its row to the session (the caller commits)."""
     name = uuid.uuid4().hex  # one file per upload: a file is never shared, so removing it is always safe
     key = f"{name[:2]}/{name}.{checked.extension}"
-    await storage.put(key, checked.data)
+    try:
+        await storage.put(key, checked.data)
+    except OSError as exc:  # unreachable bucket, full disk...: the caller may retry later
+        raise ImageStorageUnavailable("the image could not be stored, try again later") from exc
     image = Image(storage_key=key, content_type=checked.content_type, byte_size=len(checked.data),
                   sha256=checked.sha256, width=checked.width, height=checked.height, created_at=utcnow())
     session.add(image)

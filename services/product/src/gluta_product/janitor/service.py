@@ -11,6 +11,7 @@ from gluta_kit.uow import UnitOfWork
 from gluta_product.banner.models import Banner
 from gluta_product.catalog.models import Product, ProductImage, ProductStyle
 from gluta_product.catalog.service import index_grams
+from gluta_product.image.exceptions import ImageStorageUnavailable
 from gluta_product.image.models import Image
 from gluta_product.image.storage import ImageStorage
 from gluta_product.inquiry.models import Inquiry
@@ -54,7 +55,10 @@ async def run_janitor(uow: UnitOfWork, storage: ImageStorage, *, older_than: tim
             keys -= shared
         rows = len(products) + len(banners) + len(images)
         if dry_run:
-            sizes = [await storage.size(key) for key in sorted(keys)]
+            try:
+                sizes = [await storage.size(key) for key in sorted(keys)]
+            except OSError as exc:
+                raise ImageStorageUnavailable("the image storage could not be asked for file sizes") from exc
             present = [size for size in sizes if size is not None]
             return JanitorReport(found=found, files_removed=len(present), rows_removed=rows,
                                  bytes_freed=sum(present), dry_run=True, cutoff=cutoff.isoformat())
