@@ -12,10 +12,12 @@ $(UV):
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
 # Install exactly what uv.lock pins (Python 3.11). `make run` leaves the development tools out, as a
-# production install would (less memory per process); `make test` adds them. uv makes either step a
-# no-op when nothing changed.
+# production install would (less memory per process), and compiles the bytecode at install as pip does
+# (uv does not by default): every process then loads .pyc files instead of compiling ~1,000 modules
+# from source at each start, which is slower and leaves about 5 MB more memory behind in a service.
+# `make test` adds the development tools. uv makes either step a no-op when nothing changed.
 install-runtime: $(UV)
-	$(UV) sync --frozen --no-dev --python 3.11
+	$(UV) sync --frozen --no-dev --compile-bytecode --python 3.11
 
 install: $(UV)
 	$(UV) sync --frozen --python 3.11

@@ -83,8 +83,10 @@ def main() -> None:
         print(f"{'total':<14}{'':>8}{body['totalRssMb']:>10.1f}{total_pss:>10.1f}")
         goal = 600
         verdict = "meets" if body["totalRssMb"] <= goal else "misses"
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"goal: total RSS <= {goal} MB -> {verdict} "
-              f"({body['totalRssMb']:.1f} MB after {args.idle_seconds:.0f} s idle)")
+              f"({body['totalRssMb']:.1f} MB after {args.idle_seconds:.0f} s idle; "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {load})")
     finally:
         launcher.send_signal(signal.SIGTERM)
         try:

@@ -1,0 +1,3 @@
+from gluta_kit import _lean
+
+_lean.install()

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, event, insert, text
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -168,9 +167,15 @@ def run_alembic_env(target_metadata: Any) -> None:
 def insert_ignore(table: Table, dialect: str, values: dict[str, Any] | list[dict[str, Any]]) -> Any:
     """Build an INSERT that silently skips rows whose unique key already exists."""
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite  # each dialect's module only where it is used (memory)
+
         return sqlite.insert(table).values(values).on_conflict_do_nothing()
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table).values(values).on_conflict_do_nothing()
     if dialect in {"mysql", "mariadb"}:
+        from sqlalchemy.dialects import mysql
+
         return mysql.insert(table).values(values).prefix_with("IGNORE")
     return insert(table).values(values)

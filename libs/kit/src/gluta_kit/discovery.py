@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-
-import httpx
+from typing import TYPE_CHECKING
 
 from gluta_kit.logging import get_logger
+
+if TYPE_CHECKING:
+    import httpx
 
 log = get_logger("gluta.discovery")
 
@@ -22,14 +24,20 @@ class Registration:
         self.instance_id = f"{service}-{uuid.uuid4().hex[:8]}"
         self.heartbeat_seconds = heartbeat_seconds
         self._task: asyncio.Task[None] | None = None
-        self._client = httpx.AsyncClient(timeout=2.0)
+        self._client: httpx.AsyncClient | None = None  # made at start, only when there is a discovery to call
 
     def start(self) -> None:
         """Register now and heartbeat in the background."""
         if self.discovery_url:
+            from gluta_kit.http import new_client
+
+            self._client = new_client(timeout=2.0)
             self._task = asyncio.create_task(self._run(), name="discovery-heartbeat")
 
     async def _run(self) -> None:
+        import httpx
+
+        assert self._client is not None
         registered = False
         while True:
             try:
@@ -49,6 +57,7 @@ class Registration:
             await asyncio.sleep(self.heartbeat_seconds if registered else 1.0)
 
     async def _register(self) -> None:
+        assert self._client is not None
         response = await self._client.post(
             f"{self.discovery_url}/instances",
             json={"service": self.service, "instanceId": self.instance_id, "url": self.url},
@@ -59,6 +68,9 @@ class Registration:
     async def stop(self) -> None:
         """Stop heartbeating and deregister."""
         if self._task:
+            import httpx
+
+            assert self._client is not None
             self._task.cancel()
             try:
                 await self._task
@@ -68,4 +80,5 @@ class Registration:
                 await self._client.delete(f"{self.discovery_url}/instances/{self.service}/{self.instance_id}")
             except httpx.HTTPError:
                 pass
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from gluta_kit.logging import get_logger
+
+if TYPE_CHECKING:  # FastAPI only where an app is built with it (discovery and config use Starlette: memory)
+    from starlette.applications import Starlette
+    from starlette.requests import Request
 
 log = get_logger("gluta.errors")
 
@@ -105,23 +108,24 @@ def _clean_errors(errors: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that turn every failure into problem+json."""
+def invalid_request(errors: Any) -> ProblemResponse:
+    """The 422 answer for a request that failed validation (`errors`: pydantic's error list)."""
+    return problem(422, "VALIDATION_ERROR", "Validation failed", "The request is not valid.",
+                   errors=_clean_errors(errors))
 
-    @app.exception_handler(AppError)
-    async def _app_error(_: Request, exc: AppError) -> ProblemResponse:
+
+def install_error_handlers(app: Starlette) -> None:
+    """Register the handlers that turn every failure into problem+json (on a FastAPI or a Starlette app)."""
+
+    async def _app_error(_: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, AppError)
         response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> ProblemResponse:
-        return problem(422, "VALIDATION_ERROR", "Validation failed", "The request is not valid.",
-                       errors=_clean_errors(exc.errors()))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ProblemResponse:
+    async def _http(_: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, StarletteHTTPException)
         code, title = _STATUS_CODES.get(exc.status_code, ("ERROR", "Error"))
         detail = exc.detail if isinstance(exc.detail, str) else title
         response = problem(exc.status_code, code, title, detail)
@@ -129,7 +133,19 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers[key] = value
         return response
 
-    @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> ProblemResponse:
         log.exception("request.failed", error=repr(exc))
         return problem(500, "INTERNAL_ERROR", "Internal error", "Something went wrong on our side.")
+
+    app.add_exception_handler(AppError, _app_error)
+    fastapi = sys.modules.get("fastapi")
+    if fastapi is not None and isinstance(app, fastapi.FastAPI):
+        from fastapi.exceptions import RequestValidationError
+
+        async def _validation(_: Request, exc: Exception) -> ProblemResponse:
+            assert isinstance(exc, RequestValidationError)
+            return invalid_request(exc.errors())
+
+        app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from gluta_kit.errors import ServiceUnavailable
 from gluta_kit.logging import get_logger
 from gluta_kit.tracing import inject
 
+if TYPE_CHECKING:  # httpx loads when a client is first made (discovery never makes one: memory)
+    import ssl
+
+    import httpx
+
 log = get_logger("gluta.http")
 
 IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of the process's HTTP clients (httpx's default: certifi's CAs, or $SSL_CERT_FILE /
+    $SSL_CERT_DIR). Each httpx client would otherwise load the CA bundle again: about 0.8 MB per client."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
+def new_client(**kwargs: Any) -> httpx.AsyncClient:
+    """An httpx.AsyncClient on the shared TLS context (`verify` may still be given)."""
+    import httpx
+
+    kwargs.setdefault("verify", tls_context())
+    return httpx.AsyncClient(**kwargs)
 
 
 class Instances:
@@ -27,7 +48,7 @@ class Instances:
         self.discovery_url = discovery_url.rstrip("/") if discovery_url else None
         self.static = {k: list(v) for k, v in (static or {}).items()}
         self.ttl = ttl_seconds
-        self._client = client or httpx.AsyncClient(timeout=2.0)
+        self._own_client = client
         self._cache: dict[str, tuple[float, list[str]]] = {}
         self._counters: dict[str, itertools.count[int]] = {}
         self._bad: dict[str, float] = {}
@@ -42,6 +63,8 @@ class Instances:
             return cached[1]
         if not self.discovery_url:
             return []
+        import httpx
+
         try:
             response = await self._client.get(f"{self.discovery_url}/instances/{service}")
             response.raise_for_status()
@@ -51,6 +74,12 @@ class Instances:
             return cached[1] if cached else []
         self._cache[service] = (now, urls)
         return urls
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._own_client is None:
+            self._own_client = new_client(timeout=2.0)
+        return self._own_client
 
     async def ordered(self, service: str) -> list[str]:
         """Return the instances starting at the next one in round-robin order, known-bad ones last."""
@@ -74,7 +103,8 @@ class Instances:
 
     async def aclose(self) -> None:
         """Close the discovery connection."""
-        await self._client.aclose()
+        if self._own_client is not None:
+            await self._own_client.aclose()
 
 
 @dataclass
@@ -128,7 +158,9 @@ class ServiceClient:
         self.retries = retries
         self.breaker = breaker or CircuitBreaker()
         self.headers = dict(headers or {})
-        self._client = client or httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=200))
+        import httpx
+
+        self._client = client or new_client(timeout=timeout, limits=httpx.Limits(max_connections=200))
 
     async def request(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
                       headers: Mapping[str, str] | None = None) -> httpx.Response:
@@ -141,6 +173,8 @@ class ServiceClient:
             raise ServiceUnavailable(f"no live instance of {self.service}")
         attempts = 1 + (self.retries if method.upper() in IDEMPOTENT else 0)
         send_headers = inject({**self.headers, **(headers or {})})
+        import httpx
+
         last: Exception | None = None
         for url in itertools.islice(itertools.cycle(urls), attempts):
             try:

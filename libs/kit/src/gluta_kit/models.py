@@ -44,14 +44,32 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def exact_string(length: int) -> Any:
+class ExactString(TypeDecorator[str]):
     """A VARCHAR compared and ordered by code point on every dialect, so all three give the same answers
-    (MySQL's default collation ignores case and accents; PostgreSQL's follows the locale)."""
-    from sqlalchemy.dialects import mysql, postgresql
+    (MySQL's default collation ignores case and accents; PostgreSQL's follows the locale).
 
-    return (String(length)
-            .with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
-            .with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql"))
+    The dialect's type is chosen when a dialect asks, so the MySQL and PostgreSQL modules of SQLAlchemy load
+    only where they are used (a SQLite service does not carry them: memory)."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        length = self.impl.length
+        if dialect.name in {"mysql", "mariadb"}:
+            from sqlalchemy.dialects import mysql
+
+            return mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin")
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.VARCHAR(length, collation="C")
+        return String(length)
+
+
+def exact_string(length: int) -> Any:
+    """A VARCHAR(length) compared by code point on every dialect (see `ExactString`)."""
+    return ExactString(length)
 
 
 class KitBase(DeclarativeBase):

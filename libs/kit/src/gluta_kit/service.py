@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import Response
+from starlette.requests import Request
+from starlette.responses import Response
 
 from gluta_contracts import ConfigRefreshed
-from gluta_kit.auth import TokenVerifier
 from gluta_kit.discovery import Registration
 from gluta_kit.errors import AppError, Forbidden, install_error_handlers
 from gluta_kit.http import Instances, ServiceClient
@@ -22,11 +21,17 @@ from gluta_kit.observability import Metrics, RequestContextMiddleware
 from gluta_kit.settings import ServiceSettings, fetch_remote_config
 from gluta_kit.tracing import setup_tracing
 
-if TYPE_CHECKING:  # the database and bus stacks are imported only by services that use them (memory)
+if TYPE_CHECKING:  # the database and bus stacks and FastAPI are imported only by services that use them (memory)
+    from fastapi import APIRouter, FastAPI
+    from starlette.applications import Starlette
+    from starlette.routing import BaseRoute
+
+    from gluta_kit.auth import TokenVerifier
     from gluta_kit.bus import Bus
     from gluta_kit.db import Database
     from gluta_kit.deadletter import DeadLetters
     from gluta_kit.relay import OutboxRelay
+    from gluta_kit.sqlite import SqliteFile
     from gluta_kit.uow import UnitOfWork
 
 log = get_logger("gluta.service")
@@ -42,15 +47,23 @@ class Service:
     """Everything one service process holds; the composition root builds it, tests pass other parts."""
 
     def __init__(self, settings: ServiceSettings, *, migrations: Path | str | None = None,
-                 uses_bus: bool = True, bus: Bus | None = None) -> None:
+                 uses_bus: bool = True, bus: Bus | None = None, plain_sqlite: bool = False) -> None:
+        """`plain_sqlite`: on a local SQLite file, hold the database as a `SqliteFile` (the standard library's
+        sqlite3) instead of a SQLAlchemy `Database` — for services whose own code needs no more (memory)."""
         self.settings = settings
         self.name = type(settings).service_name
         setup_tracing(self.name)
-        self.db: Database | None = None
+        self.db: Database | SqliteFile | None = None
         if migrations is not None:
-            from gluta_kit.db import Database
+            url = settings.resolved_database_url
+            from gluta_kit.sqlite import SqliteFile, sqlite_path
 
-            self.db = Database(settings.resolved_database_url)
+            if plain_sqlite and sqlite_path(url) is not None:
+                self.db = SqliteFile(url)
+            else:
+                from gluta_kit.db import Database
+
+                self.db = Database(url)
         self.migrations = migrations
         self.bus: Bus | None = bus
         if self.bus is None and uses_bus:
@@ -60,7 +73,7 @@ class Service:
                            namespace=settings.bus_namespace)
         self.dead_letters: DeadLetters | None = None
         self.relay: OutboxRelay | None = None
-        if self.db and self.bus:
+        if self.db and self.bus and not getattr(self.db, "plain", False):
             from gluta_kit.deadletter import DeadLetters
             from gluta_kit.relay import OutboxRelay
 
@@ -68,7 +81,7 @@ class Service:
             self.bus.dead_letters = self.dead_letters.store
             self.relay = OutboxRelay(self.db, self.bus, batch_size=settings.outbox_batch_size)
         self.instances = Instances(settings.discovery_url, settings.static_instances)
-        self.verifier = TokenVerifier(self._fetch_jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        self._verifier: TokenVerifier | None = None
         self.registration = Registration(settings.discovery_url, self.name, settings.base_url,
                                          settings.heartbeat_seconds)
         self.metrics = Metrics(self.name)
@@ -80,11 +93,26 @@ class Service:
             self.bus.broadcast(ConfigRefreshed.topic, self._on_config_refreshed)
 
     # --- parts --------------------------------------------------------------------------------
+    @property
+    def verifier(self) -> TokenVerifier:
+        """The JWT verifier (keys from the user service's JWKS); made on first use: `gluta_kit.auth` brings
+        FastAPI, which the Starlette services (discovery, config) do without."""
+        if self._verifier is None:
+            from gluta_kit.auth import TokenVerifier
+
+            self._verifier = TokenVerifier(self._fetch_jwks, issuer=self.settings.jwt_issuer,
+                                           audience=self.settings.jwt_audience)
+        return self._verifier
+
+    @verifier.setter
+    def verifier(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
     def uow(self) -> UnitOfWork:
         """Return a new unit of work on this service's database."""
         from gluta_kit.uow import UnitOfWork
 
-        assert self.db is not None, f"{self.name} has no database"
+        assert self.db is not None and not getattr(self.db, "plain", False), f"{self.name} has no SQL database"
         return UnitOfWork(self.db)
 
     def client(self, service: str, **kwargs: Any) -> ServiceClient:
@@ -179,24 +207,29 @@ class Service:
         return checks
 
     # --- the web application --------------------------------------------------------------------
-    def create_app(self, routers: Sequence[APIRouter] = (), *, title: str | None = None,
-                   root_path_prefix: str = "", **fastapi_kwargs: Any) -> FastAPI:
-        """Build the FastAPI app with the kit's handlers, middleware and operational routes."""
+    def _lifespan(self) -> Callable[[Any], Any]:
         service = self
 
         @asynccontextmanager
-        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async def lifespan(_: Any) -> AsyncIterator[None]:
             await service.start()
             try:
                 yield
             finally:
                 await service.stop()
 
+        return lifespan
+
+    def create_app(self, routers: Sequence[APIRouter] = (), *, title: str | None = None,
+                   root_path_prefix: str = "", **fastapi_kwargs: Any) -> FastAPI:
+        """Build the FastAPI app with the kit's handlers, middleware and operational routes."""
+        from fastapi import FastAPI
+
         # The kit's middleware already makes the one server span per request and the metrics; FastAPI's own
         # telemetry would add a second span, operation spans and metrics to every request.
         fastapi_kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False,
                                                 "operation_spans": False})
-        app = FastAPI(title=title or f"gluta {self.name}", lifespan=lifespan, **fastapi_kwargs)
+        app = FastAPI(title=title or f"gluta {self.name}", lifespan=self._lifespan(), **fastapi_kwargs)
         app.state.service = self
         app.state.verifier = self.verifier
         install_error_handlers(app)
@@ -206,61 +239,126 @@ class Service:
         app.include_router(self._operations_router())
         return app
 
+    def create_starlette_app(self, routes: Sequence[BaseRoute] = ()) -> Starlette:
+        """Build a Starlette app with the kit's handlers, middleware and operational routes, without FastAPI.
+
+        For small internal services (discovery, config) whose few routes read and check their input
+        themselves: FastAPI with its models and OpenAPI machinery costs about 6 MB of every process that
+        imports it (memory goal). Such an app has no `/docs`.
+        """
+        from starlette.applications import Starlette
+
+        app = Starlette(routes=[*routes, *self._operation_routes()], lifespan=self._lifespan())
+        app.state.service = self
+        install_error_handlers(app)
+        app.add_middleware(RequestContextMiddleware, metrics=self.metrics)
+        return app
+
     def _check_internal(self, request: Request) -> None:
         token = self.settings.internal_token
         if token and request.headers.get("x-internal-token") != token:
             raise Forbidden("internal endpoint")
 
+    # The operational endpoints, once; `_operations_router` (FastAPI) and `_operation_routes` (Starlette) route them.
+    async def _health(self) -> dict[str, str]:
+        return {"status": "ok", "service": self.name}
+
+    async def _ready(self) -> Response:
+        checks = await self.readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return Response(orjson.dumps({"status": "ok" if ok else "down", "checks": checks}),
+                        status_code=200 if ok else 503, media_type="application/json")
+
+    async def _metrics(self) -> Response:
+        return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    async def _dlq_list(self, request: Request) -> list[dict[str, Any]]:
+        self._check_internal(request)
+        return await self.dead_letters.list() if self.dead_letters else []
+
+    async def _dlq_redrive(self, dead_letter_id: int, request: Request) -> dict[str, Any]:
+        self._check_internal(request)
+        if not self.dead_letters:
+            raise RedriveFailed("this service keeps no dead letters")
+        try:
+            return await self.dead_letters.redrive(dead_letter_id)
+        except AppError:
+            raise
+        except Exception as exc:
+            raise RedriveFailed(f"the handler failed again: {exc!r}") from exc
+
+    async def _status(self, request: Request) -> dict[str, Any]:
+        self._check_internal(request)
+        return {
+            "service": self.name,
+            "instanceId": self.registration.instance_id,
+            "configVersion": self.settings.config_version,
+            "outbox": await self.relay.lag() if self.relay else None,
+            "deadLetters": await self.dead_letters.count() if self.dead_letters else 0,
+            "breakers": {name: c.breaker.state for name, c in self._clients.items()},
+            "settings": {k: getattr(self.settings, k) for k in sorted(self.settings.reloadable_fields())},
+        }
+
     def _operations_router(self) -> APIRouter:
+        from fastapi import APIRouter
+
         router = APIRouter(include_in_schema=False)
         service = self
 
         @router.get("/health")
         async def health() -> dict[str, str]:
-            return {"status": "ok", "service": service.name}
+            return await service._health()
 
         @router.get("/ready")
         async def ready() -> Response:
-            checks = await service.readiness()
-            ok = all(v == "ok" for v in checks.values())
-            return Response(orjson.dumps({"status": "ok" if ok else "down", "checks": checks}),
-                            status_code=200 if ok else 503, media_type="application/json")
+            return await service._ready()
 
         @router.get("/metrics")
         async def metrics() -> Response:
-            return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
+            return await service._metrics()
 
         @router.get("/internal/dlq")
         async def dlq_list(request: Request) -> list[dict[str, Any]]:
-            service._check_internal(request)
-            return await service.dead_letters.list() if service.dead_letters else []
+            return await service._dlq_list(request)
 
         @router.post("/internal/dlq/{dead_letter_id}/redrive")
         async def dlq_redrive(dead_letter_id: int, request: Request) -> dict[str, Any]:
-            service._check_internal(request)
-            if not service.dead_letters:
-                raise RedriveFailed("this service keeps no dead letters")
-            try:
-                return await service.dead_letters.redrive(dead_letter_id)
-            except AppError:
-                raise
-            except Exception as exc:
-                raise RedriveFailed(f"the handler failed again: {exc!r}") from exc
+            return await service._dlq_redrive(dead_letter_id, request)
 
         @router.get("/internal/status")
         async def status(request: Request) -> dict[str, Any]:
-            service._check_internal(request)
-            return {
-                "service": service.name,
-                "instanceId": service.registration.instance_id,
-                "configVersion": service.settings.config_version,
-                "outbox": await service.relay.lag() if service.relay else None,
-                "deadLetters": await service.dead_letters.count() if service.dead_letters else 0,
-                "breakers": {name: c.breaker.state for name, c in service._clients.items()},
-                "settings": {k: getattr(service.settings, k) for k in sorted(service.settings.reloadable_fields())},
-            }
+            return await service._status(request)
 
         return router
+
+    def _operation_routes(self) -> list[BaseRoute]:
+        from starlette.routing import Route
+
+        def json(body: Any) -> Response:
+            return Response(orjson.dumps(body), media_type="application/json")
+
+        async def health(_: Request) -> Response:
+            return json(await self._health())
+
+        async def ready(_: Request) -> Response:
+            return await self._ready()
+
+        async def metrics(_: Request) -> Response:
+            return await self._metrics()
+
+        async def dlq_list(request: Request) -> Response:
+            return json(await self._dlq_list(request))
+
+        async def dlq_redrive(request: Request) -> Response:
+            return json(await self._dlq_redrive(request.path_params["dead_letter_id"], request))
+
+        async def status(request: Request) -> Response:
+            return json(await self._status(request))
+
+        return [Route("/health", health), Route("/ready", ready), Route("/metrics", metrics),
+                Route("/internal/dlq", dlq_list), Route("/internal/dlq/{dead_letter_id:int}/redrive", dlq_redrive,
+                                                        methods=["POST"]),
+                Route("/internal/status", status)]
 
 
 GC_YOUNG_THRESHOLD = 20_000
@@ -294,13 +392,27 @@ def _release_free_memory() -> None:
         pass
 
 
-def run(app: FastAPI, settings: ServiceSettings, *, http: str | type[asyncio.Protocol] = "httptools") -> None:
+def run(app: Starlette, settings: ServiceSettings, *, http: str | type[asyncio.Protocol] = "httptools") -> None:
     """Serve the app with uvicorn on the settings' host and port, logging JSON to stdout.
 
-    `http` is uvicorn's HTTP protocol: a name, or a protocol class (the gateway passes its own).
+    `http` is uvicorn's HTTP protocol: a name, or a protocol class (the gateway passes its own). One worker,
+    no reload, no WebSocket protocol: uvicorn's `Config` and `Server` are used directly, as `uvicorn.run`
+    would for this case, so that its command line and reloaders are never imported (see `gluta_kit._lean`).
     """
-    import uvicorn
+    import sys
+
+    from uvicorn.config import Config
+    from uvicorn.server import Server
 
     setup_logging(type(settings).service_name, settings.log_level)
-    uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http=http, log_config=None,
-                access_log=False, lifespan="on", timeout_graceful_shutdown=5, server_header=False)
+    config = Config(app, host=settings.host, port=settings.port, loop="uvloop", http=http, ws="none",
+                    log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+                    server_header=False, workers=1)
+    config.load_app()
+    server = Server(config=config)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags, TraceState, use_span
 
-if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
-
-_provider: TracerProvider | None = None
 _record = False
 
 # traceparent as the W3C spec and OpenTelemetry's propagator read it: version-traceid-spanid-flags
@@ -32,15 +28,80 @@ _TRACEPARENT = re.compile(r"^\s*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
-def setup_tracing(service_name: str, *, record: bool = False) -> None:
-    """Install a tracer provider once per process; `record`: make recording SDK spans (for an exporter)."""
-    global _provider, _record
-    _record = _record or record
-    if _provider is None:
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
+def _random_id(bits: int) -> int:
+    while True:
+        value = random.getrandbits(bits)
+        if value:  # 0 is the invalid id
+            return value
 
-        _provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+
+class IdsTracer(trace.Tracer):
+    """Spans that carry a trace id and a span id and nothing else.
+
+    The kit uses spans only for their ids (`X-Trace-Id`, `traceparent` over HTTP and the bus, `traceId` and
+    `spanId` in every log line); nothing records or exports them. The OpenTelemetry SDK did the same with a
+    span processor and a resource nobody read, and cost about 2 MB of every process (memory goal). The ids
+    follow the SDK's defaults: random, a new trace sampled, a child keeps its parent's trace id, flags and
+    state. A deployment that wants spans exported installs the SDK's provider instead (`trace.set_tracer_provider`).
+    """
+
+    def start_span(self, name: str, context: otel_context.Context | None = None,
+                   kind: SpanKind = SpanKind.INTERNAL, attributes: Any = None, links: Sequence[Any] | None = None,
+                   start_time: int | None = None, record_exception: bool = True,
+                   set_status_on_exception: bool = True) -> Span:
+        parent = trace.get_current_span(context).get_span_context()
+        if parent.is_valid:
+            ids = SpanContext(parent.trace_id, _random_id(64), is_remote=False, trace_flags=parent.trace_flags,
+                              trace_state=parent.trace_state)
+        else:
+            ids = SpanContext(_random_id(128), _random_id(64), is_remote=False, trace_flags=_SAMPLED)
+        return NonRecordingSpan(ids)
+
+    @contextmanager
+    def start_as_current_span(self, name: str, context: otel_context.Context | None = None,
+                              kind: SpanKind = SpanKind.INTERNAL, attributes: Any = None,
+                              links: Sequence[Any] | None = None, start_time: int | None = None,
+                              record_exception: bool = True, set_status_on_exception: bool = True,
+                              end_on_exit: bool = True) -> Iterator[Span]:
+        span = self.start_span(name, context, kind, attributes, links, start_time, record_exception,
+                               set_status_on_exception)
+        with use_span(span, end_on_exit=end_on_exit, record_exception=record_exception,
+                      set_status_on_exception=set_status_on_exception) as current:
+            yield current
+
+
+class IdsTracerProvider(trace.TracerProvider):
+    """Hands out the one `IdsTracer`."""
+
+    def __init__(self) -> None:
+        self._tracer = IdsTracer()
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return self._tracer
+
+
+_provider: trace.TracerProvider | None = None
+
+
+def setup_tracing(service_name: str, *, record: bool = False) -> None:
+    """Install the tracer provider once per process: ids only, or with `record` recording SDK spans.
+
+    `record` is for a deployment that adds an exporter: it needs the OpenTelemetry SDK installed
+    (`opentelemetry-sdk`, not a dependency of the kit: ~2 MB of every process that would never use it).
+    """
+    global _provider, _record
+    if _provider is None:
+        if record:
+            try:
+                from opentelemetry.sdk.resources import Resource
+                from opentelemetry.sdk.trace import TracerProvider
+            except ImportError as exc:
+                raise RuntimeError("recording spans needs the OpenTelemetry SDK: install opentelemetry-sdk") from exc
+
+            _provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+            _record = True
+        else:
+            _provider = IdsTracerProvider()
         trace.set_tracer_provider(_provider)
 
 

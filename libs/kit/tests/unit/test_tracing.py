@@ -43,8 +43,12 @@ def test_a_span_continues_the_callers_trace_and_goes_on_in_traceparent() -> None
 
 
 def test_recording_spans_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    tracing.setup_tracing("kit-test")
+    # What setup_tracing(name, record=True) installs, without replacing this process's global provider.
+    from opentelemetry.sdk.trace import TracerProvider  # a dev dependency: deployments that export add it
+
+    provider = TracerProvider()
     monkeypatch.setattr(tracing, "_record", True)
+    monkeypatch.setattr(tracing, "tracer", lambda: provider.get_tracer("gluta"))
     with start_span(f"00-{TRACE}-{PARENT}-01", None, "GET /", SpanKind.SERVER) as span:
         assert span.is_recording()
         assert current_ids()[0] == TRACE

@@ -24,6 +24,7 @@ from gluta_admin.product.router import router as product_router
 from gluta_admin.product_type.router import router as type_router
 from gluta_admin.settings import AdminSettings
 from gluta_admin.web import HERE, LOCALES, STATIC, _, build_templates, render
+from gluta_kit.http import tls_context
 from gluta_kit.service import Service
 from gluta_kit.web import (
     ApiError,
@@ -36,7 +37,7 @@ from gluta_kit.web import (
     MemorySessionStore,
     RedisSessionStore,
     SessionMiddleware,
-    SqlSessionStore,
+    database_session_store,
 )
 from gluta_kit.web.security import SecurityHeaders
 
@@ -47,12 +48,13 @@ CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe
 def create_app(settings: AdminSettings, *, session_store: Any = None,
                gateway_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """Build the admin app (tests may pass a session store and a transport standing in for the gateway)."""
-    service = Service(settings, migrations=HERE / "migrations", uses_bus=False)
+    service = Service(settings, migrations=HERE / "migrations", uses_bus=False, plain_sqlite=True)  # sessions only
     catalogs = Catalogs.load(LOCALES, ("ko", "en"))
     gateway = GatewayClient(settings.gateway_url, timeout=settings.gateway_timeout_seconds,
                             transport=gateway_transport,
                             expired_message="Your session has expired. Log in again.")
-    probe_client = httpx.AsyncClient(trust_env=False, timeout=settings.operations_timeout_seconds)
+    probe_client = httpx.AsyncClient(trust_env=False, timeout=settings.operations_timeout_seconds,
+                                     verify=tls_context())  # one CA bundle per process (memory)
     operations = Operations(discovery_url=settings.discovery_url, config_url=settings.config_url,
                             internal_token=settings.internal_token, client=probe_client,
                             timeout=settings.operations_timeout_seconds)
@@ -60,7 +62,7 @@ def create_app(settings: AdminSettings, *, session_store: Any = None,
         if settings.redis_url:
             session_store = RedisSessionStore(settings.redis_url, prefix="gluta:admin-session:")
         elif service.db is not None:
-            session_store = SqlSessionStore(service.db)
+            session_store = database_session_store(service.db)
         else:  # pragma: no cover - the admin always has its database
             session_store = MemorySessionStore()
 

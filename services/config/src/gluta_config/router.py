@@ -1,10 +1,13 @@
-"""The config service's HTTP API."""
+"""The config service's HTTP API (plain Starlette routes: no FastAPI in this process)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from gluta_config.repository import BadName, ConfigRepository
 from gluta_contracts import ConfigRefreshed
@@ -12,7 +15,6 @@ from gluta_kit.errors import AppError
 from gluta_kit.logging import get_logger
 from gluta_kit.tracing import inject
 
-router = APIRouter(tags=["config"])
 log = get_logger("gluta.config")
 
 
@@ -24,27 +26,30 @@ class BrokenConfig(AppError):
     status, code, title = 409, "CONFIG_INVALID", "The configuration repository has an unreadable file"
 
 
-@router.get("/config/{service}/{profile}")
-async def read_config(service: str, profile: str, request: Request) -> dict[str, Any]:
+def _json(body: Any) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def read_config(request: Request) -> Response:
     """Return the merged settings of a service for a profile, with the version they come from."""
     repo: ConfigRepository = request.app.state.repository
+    service, profile = request.path_params["service"], request.path_params["profile"]
     try:
         values, sources = repo.values(service, profile)
     except BadName as exc:
         raise InvalidName(str(exc)) from exc
     except ValueError as exc:
         raise BrokenConfig(str(exc)) from exc
-    return {"service": service, "profile": profile, "version": repo.version(), "sources": sources, "values": values}
+    return _json({"service": service, "profile": profile, "version": repo.version(), "sources": sources,
+                  "values": values})
 
 
-@router.get("/version")
-async def version(request: Request) -> dict[str, str]:
+async def version(request: Request) -> Response:
     """Return the version in force."""
-    return {"version": request.app.state.repository.version()}
+    return _json({"version": request.app.state.repository.version()})
 
 
-@router.post("/refresh")
-async def refresh(request: Request) -> dict[str, str]:
+async def refresh(request: Request) -> Response:
     """Tell every service instance to re-read its settings."""
     repo: ConfigRepository = request.app.state.repository
     current = repo.version()
@@ -52,4 +57,11 @@ async def refresh(request: Request) -> dict[str, str]:
     bus = request.app.state.service.bus
     await bus.publish_broadcast(event.topic, event.to_json(), inject({"eventId": event.event_id}))
     log.info("config.refresh_published", version=current)
-    return {"version": current}
+    return _json({"version": current})
+
+
+routes = [
+    Route("/config/{service}/{profile}", read_config, methods=["GET"]),
+    Route("/version", version, methods=["GET"]),
+    Route("/refresh", refresh, methods=["POST"]),
+]

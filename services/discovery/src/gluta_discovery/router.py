@@ -1,17 +1,18 @@
-"""The registry's HTTP API, the Eureka equivalent."""
+"""The registry's HTTP API, the Eureka equivalent (plain Starlette routes: no FastAPI in this process)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from gluta_discovery.registry import Registry
-from gluta_kit.errors import NotFound
-
-router = APIRouter(tags=["discovery"])
+from gluta_kit.errors import NotFound, invalid_request
 
 
 class InstanceCreate(BaseModel):
@@ -21,41 +22,51 @@ class InstanceCreate(BaseModel):
     url: str = Field(pattern=r"^https?://[^\s/]+(:\d+)?(/.*)?$", max_length=300)
 
 
-def get_registry(request: Request) -> Registry:
+def _registry(request: Request) -> Registry:
     return request.app.state.registry
 
 
-RegistryDep = Annotated[Registry, Depends(get_registry)]
+def _json(body: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
 
-@router.post("/instances", status_code=201)
-async def register(body: InstanceCreate, registry: RegistryDep) -> dict[str, object]:
+async def register(request: Request) -> Response:
     """Register an instance (or refresh it)."""
-    return registry.register(body.service, body.instance_id, body.url).to_dict(0)
+    try:
+        body = InstanceCreate.model_validate_json(await request.body())
+    except ValidationError as exc:
+        return invalid_request([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+    return _json(_registry(request).register(body.service, body.instance_id, body.url).to_dict(0), 201)
 
 
-@router.put("/instances/{service}/{instance_id}/heartbeat", status_code=204)
-async def heartbeat(service: str, instance_id: str, registry: RegistryDep) -> Response:
+async def heartbeat(request: Request) -> Response:
     """Keep an instance alive; 404 tells it to register again."""
-    if not registry.heartbeat(service, instance_id):
+    service, instance_id = request.path_params["service"], request.path_params["instance_id"]
+    if not _registry(request).heartbeat(service, instance_id):
         raise NotFound(f"instance {instance_id} of {service} is not registered")
     return Response(status_code=204)
 
 
-@router.delete("/instances/{service}/{instance_id}", status_code=204)
-async def deregister(service: str, instance_id: str, registry: RegistryDep) -> Response:
+async def deregister(request: Request) -> Response:
     """Remove an instance that is shutting down."""
-    registry.deregister(service, instance_id)
+    _registry(request).deregister(request.path_params["service"], request.path_params["instance_id"])
     return Response(status_code=204)
 
 
-@router.get("/instances")
-async def list_all(registry: RegistryDep) -> dict[str, list[dict[str, object]]]:
+async def list_all(request: Request) -> Response:
     """List every live instance by service."""
-    return registry.all()
+    return _json(_registry(request).all())
 
 
-@router.get("/instances/{service}")
-async def list_service(service: str, registry: RegistryDep) -> list[dict[str, object]]:
+async def list_service(request: Request) -> Response:
     """List the live instances of one service."""
-    return registry.list(service)
+    return _json(_registry(request).list(request.path_params["service"]))
+
+
+routes = [
+    Route("/instances", register, methods=["POST"]),
+    Route("/instances", list_all, methods=["GET"]),
+    Route("/instances/{service}/{instance_id}/heartbeat", heartbeat, methods=["PUT"]),
+    Route("/instances/{service}/{instance_id}", deregister, methods=["DELETE"]),
+    Route("/instances/{service}", list_service, methods=["GET"]),
+]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gluta_kit.errors import problem
 from gluta_kit.service import Service
 from gluta_product.banner.router import router as banner_router
 from gluta_product.catalog.router import router as catalog_router
-from gluta_product.demo.service import seed_demo_data
 from gluta_product.events import register_handlers
 from gluta_product.image.router import router as image_router
 from gluta_product.image.storage import ImageStorage, storage_from_url
@@ -50,6 +53,24 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+def settings_json(settings: ProductSettings) -> bytes:
+    """The settings as JSON with their secrets readable (for the demo process, on its stdin only)."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        return str(value)
+
+    return json.dumps(settings.model_dump(), default=plain).encode()
+
+
+async def _seed_demo_in_subprocess(settings: ProductSettings) -> None:
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "gluta_product.demo",
+                                                   stdin=asyncio.subprocess.PIPE)
+    await process.communicate(settings_json(settings))
+    if process.returncode != 0:
+        raise RuntimeError(f"demo data failed (exit {process.returncode})")
+
+
 class ProductService(Service):
     """The kit's service, whose readiness also asks the image storage (when it can be asked: S3)."""
 
@@ -70,16 +91,26 @@ class ProductService(Service):
         return checks
 
 
+def image_storage(settings: ProductSettings) -> ImageStorage:
+    """The image storage the settings name (local folder or S3 bucket)."""
+    secret = settings.image_storage_secret_access_key
+    return storage_from_url(settings.image_storage_url, settings.data_dir,
+                            access_key_id=settings.image_storage_access_key_id,
+                            secret_access_key=secret.get_secret_value() if secret else None)
+
+
 def create_app(settings: ProductSettings) -> FastAPI:
     """Build the product app."""
-    secret = settings.image_storage_secret_access_key
-    storage = storage_from_url(settings.image_storage_url, settings.data_dir,
-                               access_key_id=settings.image_storage_access_key_id,
-                               secret_access_key=secret.get_secret_value() if secret else None)
+    storage = image_storage(settings)
     service = ProductService(settings, storage, migrations=MIGRATIONS)
     register_handlers(service)
     if settings.demo:
         async def demo() -> None:
+            if settings.migrate_in_subprocess:  # like the migrations: Pillow & co. stay out of this process
+                await _seed_demo_in_subprocess(settings)
+                return
+            from gluta_product.demo.service import seed_demo_data
+
             await seed_demo_data(service, storage)
 
         service.on_start.append(demo)

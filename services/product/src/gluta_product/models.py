@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import MetaData, Text
-from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 from gluta_kit.models import UTCDateTime, exact_string  # noqa: F401 - exact_string re-exported
 
@@ -29,10 +29,26 @@ PreciseDateTime = UTCDateTime
 
 
 
+class LongText(TypeDecorator[str]):
+    """TEXT, MEDIUMTEXT on MySQL (binary-collated when `exact`); the MySQL module loads only there (memory)."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, exact: bool = False) -> None:
+        super().__init__()
+        self.exact = exact
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name in {"mysql", "mariadb"}:
+            from sqlalchemy.dialects import mysql
+
+            if self.exact:
+                return mysql.MEDIUMTEXT(charset="utf8mb4", collation="utf8mb4_bin")
+            return mysql.MEDIUMTEXT()
+        return Text()
+
+
 def long_text(exact: bool = False) -> Any:
     """A TEXT that holds long HTML on MySQL too (MEDIUMTEXT), binary-collated when `exact`."""
-    if exact:
-        medium = mysql.MEDIUMTEXT(charset="utf8mb4", collation="utf8mb4_bin")
-    else:
-        medium = mysql.MEDIUMTEXT()
-    return Text().with_variant(medium, "mysql", "mariadb")
+    return LongText(exact)

@@ -21,7 +21,7 @@ from gluta_kit.web import (
     LoginRequired,
     RedisSessionStore,
     SessionMiddleware,
-    SqlSessionStore,
+    database_session_store,
     gettext,
     make_environment,
 )
@@ -60,7 +60,7 @@ def _image_src(url: str | None) -> str:
 
 def create_app(settings: StorefrontSettings) -> FastAPI:
     """Build the storefront app."""
-    service = Service(settings, migrations=MIGRATIONS, uses_bus=False)
+    service = Service(settings, migrations=MIGRATIONS, uses_bus=False, plain_sqlite=True)  # sessions only
     catalogs = Catalogs.load(LOCALES, ("ko", "en"))
     env = make_environment([TEMPLATES], catalogs, filters={
         "image_src": _image_src,
@@ -75,7 +75,7 @@ def create_app(settings: StorefrontSettings) -> FastAPI:
         service.on_stop.append(store.aclose)
     else:
         assert service.db is not None
-        store = SqlSessionStore(service.db)
+        store = database_session_store(service.db)
     service.on_stop.append(gateway.aclose)
     web = Web(settings, env, gateway, PublicCache(settings.public_cache_seconds), extra={"catalogs": catalogs})
 

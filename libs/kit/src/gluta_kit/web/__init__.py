@@ -4,8 +4,10 @@ The browser only ever holds an opaque session id (HttpOnly, SameSite=Lax cookie)
 live server-side in the session. Pieces, each usable alone:
 
 - `session`: `SessionMiddleware` (puts a dict-like `Session` at `request.session`), stores in the
-  service's SQL database (`SqlSessionStore`, table created by `create_session_table(op)` in a migration),
-  in Redis (`RedisSessionStore`) or in memory (`MemorySessionStore`, tests); `flash`/`pop_flashes`.
+  service's SQL database (`SqlSessionStore`, table created by `create_session_table(op)` in a migration;
+  `SqliteSessionStore` on a `Service(..., plain_sqlite=True)`'s local SQLite file, without SQLAlchemy;
+  `database_session_store(service.db)` picks the one that fits), in Redis (`RedisSessionStore`)
+  or in memory (`MemorySessionStore`, tests); `flash`/`pop_flashes`.
 - `csrf`: `csrf_token(request)` for forms (field `csrf_token`) and `verify_csrf` as a router dependency
   that refuses a POST/PUT/PATCH/DELETE without the session's token (form field or `X-CSRF-Token` header).
 - `gateway`: `GatewayClient` calls the gateway with the session's access token, refreshes it
@@ -22,7 +24,7 @@ Minimal use (see services/storefront for a full one):
 catalogs = Catalogs.load(Path(__file__).parent / "locales")
 env = make_environment([Path(__file__).parent / "templates"], catalogs)
 gateway = GatewayClient(settings.gateway_url)
-app.add_middleware(SessionMiddleware, store=SqlSessionStore(service.db))
+app.add_middleware(SessionMiddleware, store=database_session_store(service.db))
 app.add_middleware(LocaleMiddleware, catalogs=catalogs)
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 ```
@@ -38,8 +40,10 @@ from gluta_kit.web.session import (
     Session,
     SessionMiddleware,
     SessionStore,
+    SqliteSessionStore,
     SqlSessionStore,
     create_session_table,
+    database_session_store,
     flash,
     pop_flashes,
 )
@@ -47,6 +51,6 @@ from gluta_kit.web.session import (
 __all__ = [
     "CSRF_FIELD", "CSRF_HEADER", "ApiError", "Catalogs", "CsrfFailed", "GatewayClient", "GatewayUnavailable",
     "LocaleMiddleware", "LoginRequired", "MemorySessionStore", "RedisSessionStore", "Session", "SessionMiddleware",
-    "SessionStore", "SqlSessionStore", "create_session_table", "csrf_token", "current_locale", "flash", "gettext",
-    "make_environment", "pop_flashes", "verify_csrf", "won",
+    "SessionStore", "SqlSessionStore", "SqliteSessionStore", "create_session_table", "csrf_token", "current_locale",
+    "database_session_store", "flash", "gettext", "make_environment", "pop_flashes", "verify_csrf", "won",
 ]

@@ -23,6 +23,7 @@ import httpx
 import orjson
 from starlette.requests import Request
 
+from gluta_kit.http import tls_context
 from gluta_kit.tracing import inject
 
 AUTH_KEY = "auth"
@@ -108,7 +109,8 @@ class GatewayClient:
         self.refresh_margin = refresh_margin_seconds
         self.expired_message = expired_message
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
-                                      limits=httpx.Limits(max_connections=max_connections), trust_env=False)
+                                      limits=httpx.Limits(max_connections=max_connections), trust_env=False,
+                                      verify=tls_context())
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def aclose(self) -> None:

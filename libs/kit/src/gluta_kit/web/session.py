@@ -20,7 +20,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from sqlite3 import Connection
+
     from gluta_kit.db import Database
+    from gluta_kit.sqlite import SqliteFile
 
 SESSION_TABLE = "web_session"
 DEFAULT_MAX_AGE = 14 * 24 * 3600
@@ -134,6 +137,65 @@ class SqlSessionStore:
         async with self.db.write_engine.begin() as conn:
             result = await conn.execute(delete(self.table).where(self.table.c.expires_at < time.time()))
             return int(result.rowcount or 0)
+
+
+class SqliteSessionStore:
+    """Sessions in the service's own SQLite file through `sqlite3` (a `SqliteFile`: no SQLAlchemy in the
+    process); the same table, made by `create_session_table`, and the same behaviour as `SqlSessionStore`."""
+
+    def __init__(self, db: SqliteFile, purge_every: int = 500) -> None:
+        self.db = db
+        self._saves = 0
+        self._purge_every = purge_every
+
+    async def load(self, session_id: str) -> dict[str, Any] | None:
+        def load(conn: Connection) -> tuple[str, float] | None:
+            return conn.execute(f"SELECT data, expires_at FROM {SESSION_TABLE} WHERE session_id = ?",
+                                (session_id,)).fetchone()
+
+        row = await self.db.run(load)
+        if row is None or row[1] < time.time():
+            return None
+        return orjson.loads(row[0])
+
+    async def save(self, session_id: str, data: dict[str, Any], max_age: int) -> None:
+        payload = orjson.dumps(data).decode()
+        self._saves += 1
+        purge = self._saves % self._purge_every == 0
+
+        def save(conn: Connection) -> None:
+            expires = time.time() + max_age
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                updated = conn.execute(f"UPDATE {SESSION_TABLE} SET data = ?, expires_at = ? WHERE session_id = ?",
+                                       (payload, expires, session_id)).rowcount
+                if not updated:
+                    conn.execute(f"INSERT INTO {SESSION_TABLE} (session_id, data, expires_at) VALUES (?, ?, ?)",
+                                 (session_id, payload, expires))
+                if purge:
+                    conn.execute(f"DELETE FROM {SESSION_TABLE} WHERE expires_at < ?", (time.time(),))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        await self.db.run(save)
+
+    async def delete(self, session_id: str) -> None:
+        await self.db.run(lambda conn: conn.execute(f"DELETE FROM {SESSION_TABLE} WHERE session_id = ?",
+                                                    (session_id,)))
+
+    async def purge_expired(self) -> int:
+        """Delete expired sessions; return how many."""
+        return await self.db.run(lambda conn: conn.execute(f"DELETE FROM {SESSION_TABLE} WHERE expires_at < ?",
+                                                           (time.time(),)).rowcount)
+
+
+def database_session_store(db: Database | SqliteFile) -> SqlSessionStore | SqliteSessionStore:
+    """Return the session store on the service's own database, whichever kind it holds."""
+    if getattr(db, "plain", False):
+        return SqliteSessionStore(db)  # type: ignore[arg-type]
+    return SqlSessionStore(db)  # type: ignore[arg-type]
 
 
 class RedisSessionStore:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import nh3
 from sqlalchemy import Select, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -100,6 +99,8 @@ class SearchQuery:
 
 def sanitize_html(content: str) -> str:
     """Keep safe markup only: no script, no event handler, no javascript: URL survives."""
+    import nh3  # only once a product is written (idle memory)
+
     return nh3.clean(content)
 
 

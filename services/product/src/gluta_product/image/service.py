@@ -8,8 +8,6 @@ import uuid
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +49,9 @@ def check_image(data: bytes, limits: ImageLimits) -> CheckedImage:
         raise ImageTooLarge(f"images are limited to {limits.max_bytes} bytes")
     if not data:
         raise UnsupportedMedia("the file is empty")
+    from PIL import Image as PILImage  # Pillow only once an image is uploaded (idle memory)
+    from PIL import UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
