@@ -1,71 +1,32 @@
-"""Service settings: defaults < config service < environment, validated at start.
-
-The settings are a pydantic model that reads the environment itself (`GLUTA_<FIELD>`, any case; lists,
-dicts and models as JSON), as pydantic-settings' environment source does for these fields: that library
-alone cost about 3 MB of every service process (memory goal), for two sources.
-"""
+"""Service settings: defaults < config service < environment, validated at start."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import types
-import typing
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 log = logging.getLogger("gluta.settings")
 
 RELOADABLE = {"reloadable": True}
-ENV_PREFIX = "GLUTA_"
-_COMPLEX = (dict, list, set, frozenset, tuple)
 
 
-def _is_complex(annotation: Any) -> bool:
-    """Whether the environment holds this field's value as JSON (containers and models)."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or origin is types.UnionType:
-        return any(_is_complex(arg) for arg in typing.get_args(annotation) if arg is not type(None))
-    if origin is typing.Annotated:
-        return _is_complex(typing.get_args(annotation)[0])
-    candidate = origin or annotation
-    return isinstance(candidate, type) and (issubclass(candidate, _COMPLEX) or issubclass(candidate, BaseModel))
+class ConfigServiceSource(PydanticBaseSettingsSource):
+    """Read this service's merged settings from the config service once, at start."""
 
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
 
-def _env_values(model: type[BaseModel]) -> dict[str, Any]:
-    """Return the fields of `model` set in the environment as `GLUTA_<FIELD>` (case-insensitive)."""
-    environ = {key.lower(): value for key, value in os.environ.items()}
-    values: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        raw = environ.get(f"{ENV_PREFIX}{name}".lower())
-        if raw is None:
-            continue
-        if _is_complex(info.annotation):
-            try:
-                values[name] = json.loads(raw)
-            except ValueError as exc:
-                raise ValueError(f'error parsing value for field "{name}" from the environment '
-                                 f"({ENV_PREFIX}{name.upper()} must be JSON): {exc}") from exc
-        else:
-            values[name] = raw
-    return values
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
 
-
-class EnvSettings(BaseModel):
-    """A model filled from, in rising precedence: defaults < `_remote_values` < environment < arguments."""
-
-    model_config = ConfigDict(extra="ignore", validate_default=True)
-
-    def __init__(self, **values: Any) -> None:
-        fields = type(self).model_fields
-        remote = getattr(type(self), "_remote_values", None) or {}
-        merged = {k: v for k, v in remote.items() if k in fields}
-        merged.update(_env_values(type(self)))
-        merged.update(values)
-        super().__init__(**merged)
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._values.items() if k in self.settings_cls.model_fields}
 
 
 def fetch_remote_config(config_url: str | None, service: str, profile: str) -> tuple[dict[str, Any], str | None]:
@@ -84,8 +45,10 @@ def fetch_remote_config(config_url: str | None, service: str, profile: str) -> t
         return {}, None
 
 
-class ServiceSettings(EnvSettings):
+class ServiceSettings(BaseSettings):
     """Settings every service has; each service subclasses it with its own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="GLUTA_", extra="ignore", validate_default=True)
 
     service_name: ClassVar[str] = "service"
     reads_remote_config: ClassVar[bool] = True
@@ -125,6 +88,18 @@ class ServiceSettings(EnvSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        remote = getattr(cls, "_remote_values", {}) or {}
+        return (init_settings, env_settings, ConfigServiceSource(settings_cls, remote), file_secret_settings)
 
     @classmethod
     def load(cls, **overrides: Any) -> ServiceSettings:
@@ -184,11 +159,14 @@ class ServiceSettings(EnvSettings):
         return changed
 
 
-class _BootstrapSettings(EnvSettings):
+class _BootstrapSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GLUTA_", extra="ignore")
     config_url: str | None = "http://127.0.0.1:8888"
     profile: str = "local"
 
 
 def _env_keys(settings_cls: type[ServiceSettings]) -> set[str]:
-    environ = {key.lower() for key in os.environ}
-    return {name for name in settings_cls.model_fields if f"{ENV_PREFIX}{name}".lower() in environ}
+    import os
+
+    prefix = "GLUTA_"
+    return {name for name in settings_cls.model_fields if f"{prefix}{name.upper()}" in os.environ}

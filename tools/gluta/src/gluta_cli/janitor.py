@@ -24,11 +24,11 @@ from typing import Any, TextIO
 
 import httpx
 from pydantic import Field, ValidationError, field_validator
-from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gluta_cli import paths
 from gluta_cli.console import format_table
+from gluta_kit.settings import ConfigServiceSource
 
 # The services that own files and serve /internal/janitor/run: the default of `janitor_services`.
 # A new service that keeps files adds its name here (or in config-repo/janitor.yml).
@@ -41,20 +41,6 @@ LOG_NAME = "janitor"  # <data_dir>/log/janitor.log, shown by `gluta logs janitor
 STATE_FILE = "janitor-schedule.json"  # <data_dir>/run/: when the schedule last ran
 
 _remote_values: ContextVar[dict[str, Any] | None] = ContextVar("janitor_remote_values", default=None)
-
-
-class ConfigServiceSource(PydanticBaseSettingsSource):
-    """The values read from the config service, as a pydantic-settings source (below the environment)."""
-
-    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._values = values
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self._values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return {k: v for k, v in self._values.items() if k in self.settings_cls.model_fields}
 
 
 class JanitorSettings(BaseSettings):
