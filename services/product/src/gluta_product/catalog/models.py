@@ -43,18 +43,14 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(PreciseDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(PreciseDateTime, nullable=True)
 
-    # The migration is the truth: partial indexes of live rows on SQLite/PostgreSQL, `deleted_at` first on MariaDB.
+    # The migration is the truth: partial indexes of live rows on SQLite/PostgreSQL, `deleted_at` first on MariaDB
+    # (no `postgresql_where` here: it would load SQLAlchemy's PostgreSQL dialect into every product process).
     __table_args__ = (
-        Index("ix_product_created", "created_at", "id", sqlite_where=text("deleted_at IS NULL"),
-              postgresql_where=text("deleted_at IS NULL")),
-        Index("ix_product_price", "unit_price", "id", sqlite_where=text("deleted_at IS NULL"),
-              postgresql_where=text("deleted_at IS NULL")),
-        Index("ix_product_sort_name", "sort_name", "id", sqlite_where=text("deleted_at IS NULL"),
-              postgresql_where=text("deleted_at IS NULL")),
-        Index("ix_product_popular", "units_sold", "like_count", "id", sqlite_where=text("deleted_at IS NULL"),
-              postgresql_where=text("deleted_at IS NULL")),
-        Index("ix_product_type", "product_type_id", "created_at", sqlite_where=text("deleted_at IS NULL"),
-              postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_product_created", "created_at", "id", sqlite_where=text("deleted_at IS NULL")),
+        Index("ix_product_price", "unit_price", "id", sqlite_where=text("deleted_at IS NULL")),
+        Index("ix_product_sort_name", "sort_name", "id", sqlite_where=text("deleted_at IS NULL")),
+        Index("ix_product_popular", "units_sold", "like_count", "id", sqlite_where=text("deleted_at IS NULL")),
+        Index("ix_product_type", "product_type_id", "created_at", sqlite_where=text("deleted_at IS NULL")),
     )
 
 
