@@ -1,131 +1,17 @@
-"""Access-token verification against the user service's JWKS, and the role dependencies."""
+"""The role dependencies of FastAPI routes; token verification itself is `gluta_kit.tokens`."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from gluta_kit.errors import Forbidden, InvalidToken, Unauthorized
+from gluta_kit.tokens import ALGORITHMS, REQUIRED_CLAIMS, ROLES, JwksSource, Principal, TokenVerifier
 
-ALGORITHMS = ["EdDSA"]
-REQUIRED_CLAIMS = ["exp", "iat", "sub", "role", "iss", "aud", "jti"]
-ROLES = {"member", "admin"}
-
-JwksSource = Callable[[], Awaitable[dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a member or an admin, by id."""
-
-    subject_id: int
-    role: str
-    token_id: str
-    expires_at: float
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-    @property
-    def member_id(self) -> int:
-        return self.subject_id
-
-
-class TokenVerifier:
-    """Verify EdDSA access tokens with keys from a JWKS, refetched when an unknown key id shows up."""
-
-    def __init__(self, jwks_source: JwksSource, *, issuer: str, audience: str, cache_size: int = 20_000,
-                 min_refresh_seconds: float = 10.0) -> None:
-        self._source = jwks_source
-        self.issuer = issuer
-        self.audience = audience
-        self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
-        self._min_refresh = min_refresh_seconds
-        self._lock = asyncio.Lock()
-        self._cache: OrderedDict[str, Principal] = OrderedDict()
-        self._cache_size = cache_size
-
-    async def _refresh(self, force: bool = False) -> None:
-        async with self._lock:
-            if not force and self._keys:
-                return
-            if self._keys and time.monotonic() - self._fetched_at < self._min_refresh:
-                return
-            try:
-                jwks = await self._source()
-            except Exception as exc:  # the signer is unreachable: keep the keys we have
-                if not self._keys:
-                    raise InvalidToken("signing keys are unavailable") from exc
-                return
-            import jwt
-
-            keys = {}
-            for entry in jwks.get("keys", []):
-                if entry.get("kid") and entry.get("kty") == "OKP" and entry.get("crv") == "Ed25519":
-                    keys[entry["kid"]] = jwt.PyJWK(entry, algorithm="EdDSA").key
-            self._keys = keys
-            self._fetched_at = time.monotonic()
-
-    def set_keys(self, jwks: dict[str, Any]) -> None:
-        """Install keys directly (the signing service itself, tests)."""
-        import jwt
-
-        self._keys = {e["kid"]: jwt.PyJWK(e, algorithm="EdDSA").key for e in jwks.get("keys", []) if e.get("kid")}
-        self._fetched_at = time.monotonic()
-
-    async def verify(self, token: str) -> Principal:
-        """Return the principal of a valid token; raise InvalidToken otherwise."""
-        import jwt  # imported on first use: services without authenticated routes never pay for it
-
-        cached = self._cache.get(token)
-        if cached is not None:
-            if cached.expires_at > time.time():
-                return cached
-            self._cache.pop(token, None)
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise InvalidToken("malformed token") from exc
-        if header.get("alg") not in ALGORITHMS:
-            raise InvalidToken("token algorithm not accepted")
-        kid = header.get("kid")
-        if not isinstance(kid, str):
-            raise InvalidToken("token has no key id")
-        if kid not in self._keys:
-            await self._refresh(force=True)
-        key = self._keys.get(kid)
-        if key is None:
-            raise InvalidToken("token signed with an unknown key")
-        try:
-            claims = jwt.decode(token, key=key, algorithms=ALGORITHMS, audience=self.audience, issuer=self.issuer,
-                                options={"require": REQUIRED_CLAIMS}, leeway=5)
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(str(exc)) from exc
-        role = claims.get("role")
-        try:
-            subject_id = int(claims["sub"])
-        except (TypeError, ValueError) as exc:
-            raise InvalidToken("bad subject") from exc
-        if role not in ROLES:
-            raise InvalidToken("unknown role")
-        principal = Principal(subject_id=subject_id, role=role, token_id=str(claims["jti"]),
-                              expires_at=float(claims["exp"]))
-        self._cache[token] = principal
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return principal
-
-    def forget(self, token: str) -> None:
-        """Drop a token from the verification cache."""
-        self._cache.pop(token, None)
+__all__ = ["ALGORITHMS", "REQUIRED_CLAIMS", "ROLES", "AdminOnly", "CurrentMember", "CurrentPrincipal", "JwksSource",
+           "OptionalPrincipal", "Principal", "TokenVerifier", "bearer_token", "optional_principal",
+           "require_admin", "require_member", "require_principal"]
 
 
 def bearer_token(request: Request) -> str | None:

@@ -26,12 +26,12 @@ if TYPE_CHECKING:  # the database and bus stacks and FastAPI are imported only b
     from starlette.applications import Starlette
     from starlette.routing import BaseRoute
 
-    from gluta_kit.auth import TokenVerifier
     from gluta_kit.bus import Bus
     from gluta_kit.db import Database
     from gluta_kit.deadletter import DeadLetters
     from gluta_kit.relay import OutboxRelay
     from gluta_kit.sqlite import SqliteFile
+    from gluta_kit.tokens import TokenVerifier
     from gluta_kit.uow import UnitOfWork
 
 log = get_logger("gluta.service")
@@ -98,7 +98,7 @@ class Service:
         """The JWT verifier (keys from the user service's JWKS); made on first use: `gluta_kit.auth` brings
         FastAPI, which the Starlette services (discovery, config) do without."""
         if self._verifier is None:
-            from gluta_kit.auth import TokenVerifier
+            from gluta_kit.tokens import TokenVerifier
 
             self._verifier = TokenVerifier(self._fetch_jwks, issuer=self.settings.jwt_issuer,
                                            audience=self.settings.jwt_audience)

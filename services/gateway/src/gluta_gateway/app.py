@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import Response
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from gluta_gateway.docs import ApiDocs
-from gluta_gateway.docs import router as docs_router
+from gluta_gateway.docs import routes as docs_routes
 from gluta_gateway.policy import Policy
 from gluta_gateway.proxy import Proxy, ProxyDispatch
 from gluta_gateway.ratelimit import RateLimiter
@@ -19,9 +21,6 @@ from gluta_kit.logging import get_logger
 from gluta_kit.service import Service
 
 log = get_logger("gluta.gateway")
-
-router = APIRouter(include_in_schema=False)
-
 
 class Gateway:
     """The gateway's parts, built once per process and reached as `app.state.gateway`."""
@@ -61,23 +60,19 @@ class Gateway:
         return not missing, {"status": "down" if missing else "ok", "missing": missing, "checks": checks}
 
 
-@router.get("/ready")
 async def ready(request: Request) -> Response:
     """200 when every routed service has a live instance in discovery; 503 naming the missing ones."""
     ok, body = await request.app.state.gateway.readiness()
     return Response(orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json")
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
-    """Build the gateway app."""
+def create_app(settings: GatewaySettings) -> Starlette:
+    """Build the gateway app (Starlette: its own routes are /ready and /docs; FastAPI would cost memory only)."""
     service = Service(settings, uses_bus=bool(settings.bus_url))  # the bus carries configuration refreshes
     gateway = Gateway(service, settings)
     service.on_stop.append(gateway.stop)
     service.on_reload.append(gateway.reload)
-    app = service.create_app([router, docs_router], title="gluta gateway", docs_url=None, redoc_url=None,
-                             openapi_url=None,
-                             # the kit's middleware makes the server span; FastAPI's own would be a second one
-                             telemetry={"tracing": False, "metrics": False, "logs": False})
+    app = service.create_starlette_app([Route("/ready", ready, methods=["GET"]), *docs_routes])
     app.state.gateway = gateway
     app.add_middleware(ProxyDispatch, proxy=gateway.proxy, metrics=service.metrics)  # /api/** skips the router
     return app

@@ -13,14 +13,13 @@ import time
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
 from gluta_gateway.policy import Access, Policy, Rule, public_prefix
 from gluta_kit.errors import NotFound, ServiceUnavailable
 from gluta_kit.service import Service
-
-router = APIRouter(include_in_schema=False)
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -226,14 +225,18 @@ Errors are <code>application/problem+json</code>; every answer carries <code>X-T
 """
 
 
-@router.get("/docs")
 async def docs_page(request: Request) -> HTMLResponse:
     """Show every service's public API."""
     return HTMLResponse(await request.app.state.gateway.docs.page())
 
 
-@router.get("/docs/openapi/{name}.json")
-async def docs_document(name: str, request: Request) -> Response:
+async def docs_document(request: Request) -> Response:
     """Return one service's public OpenAPI document."""
-    doc = await request.app.state.gateway.docs.document(name)
+    doc = await request.app.state.gateway.docs.document(request.path_params["name"])
     return Response(orjson.dumps(doc), media_type="application/json")
+
+
+routes = [
+    Route("/docs", docs_page, methods=["GET"]),
+    Route("/docs/openapi/{name}.json", docs_document, methods=["GET"]),
+]

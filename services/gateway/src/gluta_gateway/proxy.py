@@ -30,7 +30,6 @@ from gluta_gateway.policy import Access, Policy, Rule
 from gluta_gateway.ratelimit import RateLimiter, retry_after_seconds
 from gluta_gateway.settings import GatewaySettings
 from gluta_gateway.upstream import LiveInstances
-from gluta_kit.auth import Principal, TokenVerifier
 from gluta_kit.errors import (
     AppError,
     Forbidden,
@@ -44,6 +43,7 @@ from gluta_kit.errors import (
 )
 from gluta_kit.logging import get_logger
 from gluta_kit.observability import Metrics, RequestContextMiddleware
+from gluta_kit.tokens import Principal, TokenVerifier
 
 log = get_logger("gluta.gateway.proxy")
 

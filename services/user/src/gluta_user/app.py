@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from gluta_kit.auth import TokenVerifier
 from gluta_kit.service import Service
+from gluta_kit.tokens import TokenVerifier
 from gluta_user import bootstrap
 from gluta_user.admin.router import router as admin_router
 from gluta_user.auth.router import router as auth_router

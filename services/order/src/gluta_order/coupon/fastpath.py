@@ -26,10 +26,10 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gluta_kit.auth import TokenVerifier
 from gluta_kit.errors import AppError, Forbidden, TooManyRequests, problem
 from gluta_kit.logging import get_logger
 from gluta_kit.observability import Metrics, RequestContextMiddleware
+from gluta_kit.tokens import TokenVerifier
 from gluta_order.common import MAX_ID
 from gluta_order.coupon import service
 
