@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, event, insert, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 KIT_MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -179,3 +182,41 @@ def insert_ignore(table: Table, dialect: str, values: dict[str, Any] | list[dict
 
         return mysql.insert(table).values(values).prefix_with("IGNORE")
     return insert(table).values(values)
+
+
+R = TypeVar("R")
+
+
+def _error_code(exc: DBAPIError) -> str:
+    orig = exc.orig
+    for attr in ("sqlstate", "pgcode"):
+        value = getattr(orig, attr, None)
+        if value:
+            return str(value)
+    args = getattr(orig, "args", ()) or ()
+    if args and isinstance(args[0], int):
+        return str(args[0])
+    return ""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Return whether a database error is worth retrying: a deadlock, a serialisation failure, a busy lock."""
+    if not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError):
+        return False
+    code = _error_code(exc)
+    if code in {"1213", "1205", "40001", "40P01"}:
+        return True
+    text = str(exc.orig).lower()
+    return "deadlock" in text or "database is locked" in text or "lock wait timeout" in text
+
+
+async def retry_transient(work: Callable[[], Awaitable[R]], attempts: int = 6) -> R:
+    """Run a whole unit of work again when the database refused it for a transient reason."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except DBAPIError as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise AssertionError("unreachable")

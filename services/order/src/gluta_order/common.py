@@ -1,10 +1,7 @@
-"""Small pieces every feature of the order service uses: schema base, pages, ids, retries, time zone."""
+"""Small pieces every feature of the order service uses: schema base, pages, ids, idempotency records, time zone."""
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -14,7 +11,7 @@ from fastapi import Header, Path, Query
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gluta_kit.db import Database
@@ -22,7 +19,7 @@ from gluta_kit.errors import AppError
 from gluta_kit.models import IdempotencyRecord
 
 T = TypeVar("T")
-R = TypeVar("R")
+
 
 MAX_ID = 2**63 - 1
 # Sales days, coupon windows shown to people and the dashboard's ranges follow Korean time (no DST).
@@ -84,41 +81,6 @@ def days_between(first: date, last: date) -> list[date]:
 def is_unique_violation(exc: BaseException) -> bool:
     """Return whether a database error is a unique-key violation."""
     return isinstance(exc, IntegrityError)
-
-
-def _error_code(exc: DBAPIError) -> str:
-    orig = exc.orig
-    for attr in ("sqlstate", "pgcode"):
-        value = getattr(orig, attr, None)
-        if value:
-            return str(value)
-    args = getattr(orig, "args", ()) or ()
-    if args and isinstance(args[0], int):
-        return str(args[0])
-    return ""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Return whether a database error is worth retrying: a deadlock, a serialisation failure, a busy lock."""
-    if not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError):
-        return False
-    code = _error_code(exc)
-    if code in {"1213", "1205", "40001", "40P01"}:
-        return True
-    text = str(exc.orig).lower()
-    return "deadlock" in text or "database is locked" in text or "lock wait timeout" in text
-
-
-async def retry_transient(work: Callable[[], Awaitable[R]], attempts: int = 6) -> R:
-    """Run a whole unit of work again when the database refused it for a transient reason."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await work()
-        except DBAPIError as exc:
-            if attempt == attempts or not is_transient(exc):
-                raise
-            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
-    raise AssertionError("unreachable")
 
 
 async def recall_answer(db: Database, scope: str, caller: int | str, key: str) -> Any | None:

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gluta_contracts import OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, StockRejected, StockReserved
-from gluta_kit.db import Database
+from gluta_kit.db import Database, retry_transient
 from gluta_kit.logging import get_logger
 from gluta_kit.uow import UnitOfWork
 from gluta_order.cart.models import CartItem
@@ -35,7 +35,7 @@ from gluta_order.checkout.exceptions import CartEmpty, NotCancellable, OrderNotF
 from gluta_order.checkout.models import CANCELLED, CONFIRMED, PENDING, Order, OrderItem
 from gluta_order.checkout.pricing import HeldCoupon, PricedOrder, ProductPrice, WantedLine, price_order
 from gluta_order.checkout.schemas import OrderCreate, OrderRead
-from gluta_order.common import recall_answer, recall_in, retry_transient, sales_date
+from gluta_order.common import recall_answer, recall_in, sales_date
 from gluta_order.coupon.exceptions import CouponNotUsable
 from gluta_order.coupon.models import Coupon, MemberCoupon
 from gluta_order.snapshot.models import ProductSnapshot

@@ -39,11 +39,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gluta_contracts import CouponClaimed
 from gluta_kit.bus import Bus
-from gluta_kit.db import Database
+from gluta_kit.db import Database, retry_transient
 from gluta_kit.errors import ServiceUnavailable
 from gluta_kit.logging import get_logger
 from gluta_kit.uow import UnitOfWork
-from gluta_order.common import retry_transient
 from gluta_order.coupon.exceptions import AlreadyIssued, CouponNotActive, SoldOut
 from gluta_order.coupon.models import Coupon, MemberCoupon
 

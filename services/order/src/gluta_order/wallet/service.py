@@ -9,9 +9,9 @@ from sqlalchemy import Update, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gluta_kit.db import Database, insert_ignore
+from gluta_kit.db import Database, insert_ignore, retry_transient
 from gluta_kit.uow import UnitOfWork
-from gluta_order.common import recall_answer, retry_transient
+from gluta_order.common import recall_answer
 from gluta_order.wallet.exceptions import InsufficientPayMoney, PaymentAlreadyUsed
 from gluta_order.wallet.models import CHARGE, PAYMENT, LedgerEntry, Wallet
 from gluta_order.wallet.payment import PaymentProvider

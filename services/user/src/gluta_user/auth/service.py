@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gluta_kit.auth import Principal
+from gluta_kit.db import retry_transient
 from gluta_kit.logging import get_logger
 from gluta_user.admin.models import Admin
 from gluta_user.auth.exceptions import InvalidCredentials, InvalidRefreshToken, SessionEnded
@@ -108,33 +109,44 @@ async def login(ctx: UserContext, *, role: str, login_id: str, password: str, ad
 
 
 async def refresh(ctx: UserContext, raw_token: str) -> TokensRead:
-    """Use a refresh token once for new tokens; a second use of it revokes its whole family."""
+    """Use a refresh token once for new tokens; a second use of it revokes its whole family.
+
+    Two uses at once may deadlock on MariaDB/MySQL (both lock the token's row and its family's index
+    range); the loser's transaction is then run again, and sees the token used: the reuse path.
+    """
     token_hash = hash_token(raw_token)
     now = ctx.clock.now()
-    async with ctx.uow() as uow:
-        session = uow.session
-        used = await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.token_hash == token_hash, RefreshToken.used_at.is_(None),
-                   RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > now)
-            .values(used_at=now))
-        row = (await session.execute(
-            select(RefreshToken.role, RefreshToken.subject_id, RefreshToken.family_id, RefreshToken.used_at,
-                   RefreshToken.revoked_at).where(RefreshToken.token_hash == token_hash))).first()
-        if used.rowcount == 1 and row is not None:
-            subject = await load_subject(session, row.role, row.subject_id)
-            if subject is not None:
-                tokens = await issue_tokens(ctx, session, subject, family_id=row.family_id)
+
+    async def work() -> TokensRead | None:
+        async with ctx.uow() as uow:
+            session = uow.session
+            used = await session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.token_hash == token_hash, RefreshToken.used_at.is_(None),
+                       RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > now)
+                .values(used_at=now))
+            row = (await session.execute(
+                select(RefreshToken.role, RefreshToken.subject_id, RefreshToken.family_id, RefreshToken.used_at,
+                       RefreshToken.revoked_at).where(RefreshToken.token_hash == token_hash))).first()
+            if used.rowcount == 1 and row is not None:
+                subject = await load_subject(session, row.role, row.subject_id)
+                if subject is not None:
+                    tokens = await issue_tokens(ctx, session, subject, family_id=row.family_id)
+                    await uow.commit()
+                    return tokens
+                await revoke_family(session, row.family_id, now)  # the member withdrew meanwhile
                 await uow.commit()
-                return tokens
-            await revoke_family(session, row.family_id, now)  # the member withdrew meanwhile
-            await uow.commit()
-        elif row is not None and row.used_at is not None and row.revoked_at is None:
-            # a used token came back: it was stolen, or the legitimate holder's copy was; end the family
-            await revoke_family(session, row.family_id, now)
-            await uow.commit()
-            log.warning("auth.refresh_reuse", role=row.role, subjectId=row.subject_id, family=row.family_id)
-    raise InvalidRefreshToken("this refresh token is not valid")
+            elif row is not None and row.used_at is not None and row.revoked_at is None:
+                # a used token came back: it was stolen, or the legitimate holder's copy was; end the family
+                await revoke_family(session, row.family_id, now)
+                await uow.commit()
+                log.warning("auth.refresh_reuse", role=row.role, subjectId=row.subject_id, family=row.family_id)
+        return None
+
+    tokens = await retry_transient(work)
+    if tokens is None:
+        raise InvalidRefreshToken("this refresh token is not valid")
+    return tokens
 
 
 async def revoke_family(session: AsyncSession, family_id: str, now: datetime) -> None:
