@@ -108,12 +108,9 @@ class Database:
         In a subprocess, Alembic's modules never load into the long-running service (less memory).
         """
         if in_subprocess:
-            import sys
+            from gluta_kit.migrate import in_subprocess as migrate_in_subprocess
 
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gluta_kit.migrate", self.url, str(script_location), version_table)
-            if await process.wait() != 0:
-                raise RuntimeError(f"migrations failed for {script_location}")
+            await migrate_in_subprocess(self.url, script_location, version_table)
             return
         async with self.write_engine.begin() as conn:
             await conn.run_sync(_upgrade, KIT_MIGRATIONS, "kit_alembic_version")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -69,10 +68,9 @@ class SqliteFile:
                       *, in_subprocess: bool = False) -> None:
         """Apply the kit's migrations, then the service's, up to head (as `Database.migrate`)."""
         if in_subprocess:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gluta_kit.migrate", self.url, str(script_location), version_table)
-            if await process.wait() != 0:
-                raise RuntimeError(f"migrations failed for {script_location}")
+            from gluta_kit.migrate import in_subprocess as migrate_in_subprocess
+
+            await migrate_in_subprocess(self.url, script_location, version_table)
             return
         from gluta_kit.db import Database
 
