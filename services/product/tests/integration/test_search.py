@@ -210,3 +210,13 @@ async def test_filtered_counts_read_the_narrow_index(catalog: Any) -> None:
         plan = " | ".join(" ".join(str(v) for v in row) for row in
                           (await conn.exec_driver_sql(f"{explain} {statement}", parameters)).all())
     assert "ix_product_search_cover" in plan, plan
+
+
+@pytest.mark.parametrize("keyword", ["니트 가디건", "knit", "cardigan"])
+async def test_totals_past_the_last_page(catalog: Any, keyword: str) -> None:
+    """A page past the end still has the exact total (MariaDB's 3+ character page carries its count)."""
+    api, _, types = catalog
+    for extra in ({}, {"type": types["아우터"]}, {"style": "캐주얼", "minPrice": 10_000}):
+        first = await find(api, keyword=keyword, size=1, **extra)
+        beyond = await find(api, keyword=keyword, size=1, page=first["total"] + 2, **extra)
+        assert beyond["items"] == [] and beyond["total"] == first["total"], extra

@@ -146,7 +146,8 @@ async def summaries(session: AsyncSession, rows: Sequence[Any], viewer_id: int |
 MANY_MATCHES = 1000  # below this many matches, looking them all up is cheap anyway
 WALK_RATIO = 1.0
 PROBE_ROWS = 50  # SQLite, 1-2 characters, no style: a walk this short probes the FTS table row by row
-WALKERS = {"sqlite", "mysql", "mariadb"}
+MYSQL = {"mysql", "mariadb"}
+WALKERS = {"sqlite", *MYSQL}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -163,19 +164,21 @@ def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = Fal
 
 
 def _narrow(statement: Select[Any], dialect: str, keyword: str, style: str,
-            sort: SortOrder | None = None) -> Select[Any]:
+            sort: SortOrder | None = None, *, filtered: bool = False) -> Select[Any]:
     """Check a list of matching ids against the filters (and sort them) in the narrow `ix_product_search_cover`.
 
     Named in the statement, so the plan does not hang on statistics: SQLite picks the rowid without ANALYZE
     data, MariaDB's optimizer reads the wide clustered rows. Only when the statement has an `id IN (list)`
-    (a keyword or a style, not walking). On MariaDB not for 3+ character keywords (their INSTR recheck reads
-    `search_text` anyway) nor for the name sort (`sort_name` is not in its index).
+    (a keyword or a style, not walking). On MariaDB not for the name sort (`sort_name` is not in its index),
+    and for 3+ character keywords (their INSTR recheck reads the wide row anyway) only when `filtered` (a type
+    or price filter): then the filter is checked in the narrow index first (index condition pushdown) and
+    only its survivors pay the wide row's lookup.
     """
     if not (keyword or style):
         return statement
     if dialect == "sqlite":
         return statement.with_hint(Product, f"INDEXED BY {NARROW_INDEX}", "sqlite")
-    if dialect not in {"mysql", "mariadb"} or len(keyword) > 2 or sort is SortOrder.name:
+    if dialect not in MYSQL or (len(keyword) > 2 and not filtered) or sort is SortOrder.name:
         return statement
     hint = f"FORCE INDEX ({NARROW_INDEX})"
     return statement.with_hint(Product, hint, "mysql").with_hint(Product, hint, "mariadb")
@@ -211,8 +214,11 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
     offset = (query.page - 1) * query.size
     order = ORDERS[query.sort]
     ids: list[int] = []
-    total = await _count(session, dialect, keyword, style, filters)
-    if offset < total:
+    if dialect in MYSQL and len(keyword) > 2:
+        ids, total = await _mysql_page(session, dialect, keyword, style, filters, query, offset)
+    else:
+        total = await _count(session, dialect, keyword, style, filters)
+    if offset < total and not ids:
         walk = await _walk(session, dialect, total, offset + query.size) if keyword or style else None
         if walk is not None and walk <= PROBE_ROWS and dialect == "sqlite" and len(keyword) <= 2 and not style:
             conditions = [sqlite_probe(keyword)] if keyword else []
@@ -220,13 +226,30 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
             conditions = _text_conditions(dialect, keyword, style, many=walk is not None)
         paging = select(Product.id).where(*filters, *conditions)
         if walk is None:
-            paging = _narrow(paging, dialect, keyword, style, query.sort)
+            paging = _narrow(paging, dialect, keyword, style, query.sort, filtered=len(filters) > 1)
         ids = list((await session.scalars(paging.order_by(*order).limit(query.size).offset(offset))).all())
     items: list[ProductSummary] = []
     if ids:
         by_id = {row.id: row for row in (await session.execute(summary_select().where(Product.id.in_(ids))))}
         items = await summaries(session, [by_id[i] for i in ids if i in by_id], viewer_id)
     return Page(items=items, page=query.page, size=query.size, total=total)
+
+
+async def _mysql_page(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any],
+                      query: SearchQuery, offset: int) -> tuple[list[int], int]:
+    """Return a MariaDB 3+ character keyword's page of ids and its total from one statement.
+
+    Counting and listing would each read every candidate's wide row for the INSTR recheck, so the page
+    carries the count (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of two. A page past
+    the end has no row to carry it; then it is counted on its own.
+    """
+    statement = select(Product.id, func.count().over().label("total")).where(
+        *filters, *_text_conditions(dialect, keyword, style))
+    statement = _narrow(statement, dialect, keyword, style, query.sort, filtered=len(filters) > 1)
+    rows = (await session.execute(statement.order_by(*ORDERS[query.sort]).limit(query.size).offset(offset))).all()
+    if rows:
+        return [row.id for row in rows], int(rows[0].total)
+    return [], (await _count(session, dialect, keyword, style, filters) if offset else 0)
 
 
 LIVE = "live"  # product_counter: live products
@@ -254,7 +277,7 @@ async def _count(session: AsyncSession, dialect: str, keyword: str, style: str, 
         # An always-true range on an indexed column lets SQLite count through a (partial) index.
         counting.append(Product.created_at > EPOCH)
     return int(await session.scalar(_narrow(select(func.count()).select_from(Product).where(*counting),
-                                            dialect, keyword, style)) or 0)
+                                            dialect, keyword, style, filtered=len(filters) > 1)) or 0)
 
 
 async def best_products(session: AsyncSession, size: int, viewer_id: int | None) -> list[ProductSummary]:
@@ -297,7 +320,7 @@ async def _check_refs(session: AsyncSession, data: ProductWrite) -> int | None:
 async def index_grams(session: AsyncSession, dialect: str, product_id: int, old_text: str | None,
                       new_text: str) -> None:
     """Keep MariaDB's gram table in step with a live product's text ('' when it is deleted; others use triggers)."""
-    if dialect not in {"mysql", "mariadb"}:
+    if dialect not in MYSQL:
         return
     old = grams_of(old_text) if old_text else set()
     new = grams_of(new_text)
