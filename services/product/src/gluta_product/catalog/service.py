@@ -214,7 +214,7 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
     offset = (query.page - 1) * query.size
     order = ORDERS[query.sort]
     ids: list[int] = []
-    if dialect in MYSQL and len(keyword) > 2:
+    if dialect in MYSQL and keyword and (len(keyword) > 2 or style or len(filters) > 1):
         ids, total = await _mysql_page(session, dialect, keyword, style, filters, query, offset)
     else:
         total = await _count(session, dialect, keyword, style, filters)
@@ -237,11 +237,14 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
 
 async def _mysql_page(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any],
                       query: SearchQuery, offset: int) -> tuple[list[int], int]:
-    """Return a MariaDB 3+ character keyword's page of ids and its total from one statement.
+    """Return a MariaDB keyword search's page of ids and its total from one statement.
 
-    Counting and listing would each read every candidate's wide row for the INSTR recheck, so the page
-    carries the count (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of two. A page past
-    the end has no row to carry it; then it is counted on its own.
+    Only when the total cannot come from the gram index alone (3+ characters: INSTR recheck; or a style,
+    type or price filter): then counting reads every candidate (its wide row for INSTR, or its entry in the
+    narrow index for the filters), and so would listing it or walking a sort index after it. Here the page
+    carries the count (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of two; the sort of
+    the matches costs little beside it. A page past the end has no row to carry the count; then it is
+    counted on its own.
     """
     statement = select(Product.id, func.count().over().label("total")).where(
         *filters, *_text_conditions(dialect, keyword, style))
