@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from gluta_product.catalog.search import (
     build_search_text,
     grams_of,
     keyword_condition,
+    keyword_grams,
     match_count,
     normalize_keyword,
     sqlite_matches,
@@ -151,7 +153,8 @@ WALKERS = {"sqlite", *MYSQL}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = False) -> list[Any]:
+def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = False,
+                     gram: str | None = None) -> list[Any]:
     """Return the keyword and style conditions (on SQLite one list of ids: the FTS matches probe the style index)."""
     target = (Product.id + 0) if many else Product.id  # see keyword_condition for `many`
     styled = select(ProductStyle.product_id).where(ProductStyle.style == style)
@@ -159,7 +162,7 @@ def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = Fal
         return [target.in_(styled.where(ProductStyle.product_id.in_(sqlite_matches(keyword))))]
     conditions = [target.in_(styled)] if style else []
     if keyword:
-        conditions.append(keyword_condition(dialect, keyword, many=many))
+        conditions.append(keyword_condition(dialect, keyword, many=many, gram=gram))
     return conditions
 
 
@@ -246,13 +249,37 @@ async def _mysql_page(session: AsyncSession, dialect: str, keyword: str, style: 
     the matches costs little beside it. A page past the end has no row to carry the count; then it is
     counted on its own.
     """
+    gram = await _rarest_gram(session, keyword) if len(keyword) > 2 else None
     statement = select(Product.id, func.count().over().label("total")).where(
-        *filters, *_text_conditions(dialect, keyword, style))
+        *filters, *_text_conditions(dialect, keyword, style, gram=gram))
     statement = _narrow(statement, dialect, keyword, style, query.sort, filtered=len(filters) > 1)
     rows = (await session.execute(statement.order_by(*ORDERS[query.sort]).limit(query.size).offset(offset))).all()
     if rows:
         return [row.id for row in rows], int(rows[0].total)
-    return [], (await _count(session, dialect, keyword, style, filters) if offset else 0)
+    return [], (await _count(session, dialect, keyword, style, filters, gram) if offset else 0)
+
+
+GRAM_COUNT_SECONDS = 600.0  # how long a gram's product count is trusted (it only picks the gram to start from)
+GRAM_COUNT_ENTRIES = 10_000
+_gram_counts: dict[str, tuple[float, int]] = {}  # per process: gram -> (when counted, live products having it)
+
+
+async def _rarest_gram(session: AsyncSession, keyword: str) -> str:
+    """Return the gram of a 3+ character keyword (MariaDB) that the fewest live products have.
+
+    Counted once per gram and process (an index range count: 1-3 ms for the commonest bigrams), then
+    kept for GRAM_COUNT_SECONDS; a stale count only costs speed, never a result (see `mysql_condition`).
+    """
+    grams = keyword_grams(keyword)
+    now = time.monotonic()
+    missing = [g for g in grams if (seen := _gram_counts.get(g)) is None or now - seen[0] > GRAM_COUNT_SECONDS]
+    if missing:
+        counted = {g: n for g, n in await session.execute(
+            select(ProductGram.gram, func.count()).where(ProductGram.gram.in_(missing)).group_by(ProductGram.gram))}
+        if len(_gram_counts) + len(missing) > GRAM_COUNT_ENTRIES:
+            _gram_counts.clear()
+        _gram_counts.update((g, (now, int(counted.get(g, 0)))) for g in missing)
+    return min(grams, key=lambda g: (_gram_counts[g][1] if g in _gram_counts else 0, g))
 
 
 LIVE = "live"  # product_counter: live products
@@ -268,14 +295,15 @@ async def _live(session: AsyncSession) -> int:
     return int(await session.scalar(select(ProductCounter.value).where(ProductCounter.name == LIVE)) or 0)
 
 
-async def _count(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any]) -> int:
+async def _count(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any],
+                 gram: str | None = None) -> int:
     """Return the exact number of live products matching (from the counter or the text index when it can)."""
     if not keyword and not style and len(filters) == 1:
         return await _live(session)
     counting_statement = match_count(dialect, keyword) if keyword and not style and len(filters) == 1 else None
     if counting_statement is not None:
         return int(await session.scalar(counting_statement) or 0)
-    counting = filters + _text_conditions(dialect, keyword, style)
+    counting = filters + _text_conditions(dialect, keyword, style, gram=gram)
     if dialect == "sqlite" and not keyword and not style:
         # An always-true range on an indexed column lets SQLite count through a (partial) index.
         counting.append(Product.created_at > EPOCH)
