@@ -14,8 +14,8 @@ Matching is substring containment on a normalised text, identical on every diale
 * MariaDB has no ngram parser, and InnoDB FULLTEXT is far too slow for frequent words (~80 us per
   matching row), so it uses a gram table of its own: `product_gram(gram, product_id)`, every unigram
   and bigram of the text of every live product, primary key (gram, product_id). 1-2 characters: one
-  index range; 3+: the products having each of (up to 6 of) the keyword's bigrams, rechecked with INSTR
-  on those only.
+  index range; 3+: the products having the rarest of (up to 6 of) the keyword's bigrams (the service
+  counts and caches them), rechecked with INSTR on those only.
 For 1-2 characters "the text has this gram" is exactly "the text contains it"; never a LIKE scan.
 """
 
