@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/product_search.py [--products 100000] [--database sqlite|mysql|postgres]
                                              [--queries 60] [--concurrency 1] [--seconds 5] [--gateway]
-                                             [--db-pid PID] [--database-url URL] [--skip-rates]
+                                             [--db-pid PID] [--database-url URL] [--skip-rates] [--keep]
 
 1. Generates `--products` products (Korean and English names, descriptions and HTML content, types,
    styles, varied prices, likes and sales) and bulk-inserts them through the service's own models
@@ -18,7 +18,8 @@ With `--gateway`, also starts a discovery service and the API gateway (as `pytho
 shapes through GET /api/product-service/products/search, with the gateway's CPU per query too.
 `--db-pid $(pgrep -x mariadbd)` adds the database server's CPU per query (shared with anything else using
 that server) and waits for it to go idle after the load; `--database-url` measures a catalog loaded by an
-earlier run (nothing generated, nothing dropped).
+earlier run (nothing generated, nothing dropped); `--keep` leaves the loaded MariaDB/PostgreSQL database
+in place and prints its URL for that (drop it yourself when done).
 Goal: p95 <= 50 ms for search on SQLite and on MariaDB. Everything started is stopped at the end.
 """
 
@@ -363,6 +364,27 @@ def stop(children: list[tuple[subprocess.Popen[bytes], Any]]) -> None:
         log.close()
 
 
+async def create_database(server: str) -> str:
+    """Create an empty database on the server that outlives this run (`--keep`); return its URL."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from gluta_kit.db import normalise_url
+
+    base = make_url(normalise_url(server))
+    name = f"gluta_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        if base.get_backend_name() == "postgresql":
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+        else:
+            await conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    await admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 async def run(args: argparse.Namespace) -> int:
     from gluta_kit.testing import TestKeys, server_url, temp_database
 
@@ -377,12 +399,15 @@ async def run(args: argparse.Namespace) -> int:
             if not server:
                 print(f"GLUTA_TEST_{args.database.upper()}_URL is not set", file=sys.stderr)
                 return 2
-            database_url = await stack.enter_async_context(temp_database(server))
+            database_url = await (create_database(server) if args.keep
+                                  else stack.enter_async_context(temp_database(server)))
         print(f"== product search benchmark: {args.products:,} products on {args.database} "
               f"(load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         if not args.database_url:
             seconds = await load_catalog(database_url, args.products)
             print(f"  generated and loaded in {seconds:.1f} s ({args.products / seconds:,.0f} products/s)")
+            if args.keep and args.database != "sqlite":
+                print(f"  kept: measure again with --database-url {database_url} --skip-rates")
         if args.db_pid:
             await settle(args.db_pid)
 
@@ -477,6 +502,8 @@ def main() -> None:
     parser.add_argument("--db-pid", type=int, help="also report this database server process's CPU per query")
     parser.add_argument("--database-url", help="measure a catalog this script loaded before (no generation)")
     parser.add_argument("--skip-rates", action="store_true", help="skip the like and detail throughput runs")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the loaded MariaDB/PostgreSQL database and print its URL (for --database-url)")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     raise SystemExit(asyncio.run(run(parser.parse_args())))
 

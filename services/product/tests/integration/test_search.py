@@ -210,3 +210,35 @@ async def test_filtered_counts_read_the_narrow_index(catalog: Any) -> None:
         plan = " | ".join(" ".join(str(v) for v in row) for row in
                           (await conn.exec_driver_sql(f"{explain} {statement}", parameters)).all())
     assert "ix_product_search_cover" in plan, plan
+
+
+@pytest.mark.parametrize("keyword", ["니트 가디건", "knit", "cardigan"])
+async def test_totals_past_the_last_page(catalog: Any, keyword: str) -> None:
+    """A page past the end still has the exact total (MariaDB's 3+ character page carries its count)."""
+    api, _, types = catalog
+    for extra in ({}, {"type": types["아우터"]}, {"style": "캐주얼", "minPrice": 10_000}):
+        first = await find(api, keyword=keyword, size=1, **extra)
+        beyond = await find(api, keyword=keyword, size=1, page=first["total"] + 2, **extra)
+        assert beyond["items"] == [] and beyond["total"] == first["total"], extra
+
+
+@pytest.mark.parametrize("keyword", ["니트 가디건", "cardigan", "knit"])
+async def test_any_gram_to_start_from_gives_the_same_pages(catalog: Any, monkeypatch: pytest.MonkeyPatch,
+                                                           keyword: str) -> None:
+    """MariaDB rechecks the products of one gram of a 3+ character keyword (the rarest it counted): any gives
+    the same pages and totals."""
+    from gluta_product.catalog import service
+    from gluta_product.catalog.search import keyword_grams
+
+    api, _, types = catalog
+    if api.service.db.dialect != "mysql":
+        pytest.skip("MariaDB's gram table only")
+    for extra in ({}, {"type": types["아우터"]}, {"style": "캐주얼", "minPrice": 10_000, "sort": "priceAsc"}):
+        expected = [await find(api, keyword=keyword, size=1, page=page, **extra) for page in (1, 2, 9)]
+        for gram in keyword_grams(keyword):
+            async def rarest(session: Any, kw: str, gram: str = gram) -> str:
+                return gram
+
+            monkeypatch.setattr(service, "_rarest_gram", rarest)
+            assert [await find(api, keyword=keyword, size=1, page=page, **extra) for page in (1, 2, 9)] == expected
+            monkeypatch.undo()

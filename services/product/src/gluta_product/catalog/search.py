@@ -14,8 +14,8 @@ Matching is substring containment on a normalised text, identical on every diale
 * MariaDB has no ngram parser, and InnoDB FULLTEXT is far too slow for frequent words (~80 us per
   matching row), so it uses a gram table of its own: `product_gram(gram, product_id)`, every unigram
   and bigram of the text of every live product, primary key (gram, product_id). 1-2 characters: one
-  index range; 3+: the products having each of (up to 6 of) the keyword's bigrams, rechecked with INSTR
-  on those only.
+  index range; 3+: the products having the rarest of (up to 6 of) the keyword's bigrams (the service
+  counts and caches them), rechecked with INSTR on those only.
 For 1-2 characters "the text has this gram" is exactly "the text contains it"; never a LIKE scan.
 """
 
@@ -161,20 +161,21 @@ def match_count(dialect: str, keyword: str) -> TextualSelect | Select[Any] | Non
     return None
 
 
-def keyword_condition(dialect: str, keyword: str, *, many: bool = False) -> ColumnElement[bool]:
+def keyword_condition(dialect: str, keyword: str, *, many: bool = False, gram: str | None = None
+                      ) -> ColumnElement[bool]:
     """Return the WHERE condition that finds products whose text contains `keyword` (normalised).
 
     With `many` (matches are dense enough that the page is reached after a few sort-index rows) the id is
     wrapped (`id + 0`), so SQLite and MariaDB do not look every match up by key and sort them all, but
     walk the sort order's index and keep the rows whose id is in the (materialised) list of matches.
     A per-row probe of the FTS5 table by rowid was measured and is far slower: ~20 us for a gram word,
-    ~2 ms for a trigram phrase.
+    ~2 ms for a trigram phrase. `gram`: MariaDB, 3+ characters, see `mysql_condition`.
     """
     target = (Product.id + 0) if many else Product.id
     if dialect == "sqlite":
         return target.in_(sqlite_matches(keyword))
     if dialect in _MYSQL:
-        return mysql_condition(keyword, target)
+        return mysql_condition(keyword, target, gram)
     if len(keyword) <= 2:
         word = token(keyword)
         if dialect == "postgresql":
@@ -186,15 +187,23 @@ def keyword_condition(dialect: str, keyword: str, *, many: bool = False) -> Colu
     raise ValueError(f"no text index for dialect {dialect!r}")
 
 
-def mysql_condition(keyword: str, target: ColumnElement[int]) -> ColumnElement[bool]:
+def keyword_grams(keyword: str) -> list[str]:
+    """Return the grams MariaDB looks a 3+ character keyword's candidates up by (up to 6 of its bigrams)."""
+    bigrams = sorted({keyword[i:i + 2] for i in range(len(keyword) - 1)} & grams_of(keyword))
+    return _spread(bigrams, 6) if bigrams else sorted(grams_of(keyword))
+
+
+def mysql_condition(keyword: str, target: ColumnElement[int], gram: str | None = None) -> ColumnElement[bool]:
     """Return the MariaDB condition: products having each of the keyword's grams, rechecked when longer.
 
     One `IN` per gram lets the optimizer start from the rarest gram (its index range estimate is exact)
-    and probe the others by primary key; INSTR only rechecks rows every gram already matched.
+    and probe the others by primary key; INSTR only rechecks rows every gram already matched. Given `gram`
+    (one of `keyword_grams`, the rarest the caller knows of), only that gram's products are rechecked: the
+    optimizer places the other grams' probes after the row's INSTR, where they cannot filter anything.
+    Any of the keyword's grams gives the same rows (a text containing the keyword has every one of them).
     """
     if len(keyword) <= 2:
         return target.in_(select(ProductGram.product_id).where(ProductGram.gram == keyword))
-    bigrams = sorted({keyword[i:i + 2] for i in range(len(keyword) - 1)} & grams_of(keyword))
-    grams = _spread(bigrams, 6) if bigrams else sorted(grams_of(keyword))
-    return and_(*(target.in_(select(ProductGram.product_id).where(ProductGram.gram == gram)) for gram in grams),
+    grams = [gram] if gram else keyword_grams(keyword)
+    return and_(*(target.in_(select(ProductGram.product_id).where(ProductGram.gram == g)) for g in grams),
                 func.instr(Product.search_text, keyword) > literal_column("0"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from gluta_product.catalog.search import (
     build_search_text,
     grams_of,
     keyword_condition,
+    keyword_grams,
     match_count,
     normalize_keyword,
     sqlite_matches,
@@ -146,11 +148,13 @@ async def summaries(session: AsyncSession, rows: Sequence[Any], viewer_id: int |
 MANY_MATCHES = 1000  # below this many matches, looking them all up is cheap anyway
 WALK_RATIO = 1.0
 PROBE_ROWS = 50  # SQLite, 1-2 characters, no style: a walk this short probes the FTS table row by row
-WALKERS = {"sqlite", "mysql", "mariadb"}
+MYSQL = {"mysql", "mariadb"}
+WALKERS = {"sqlite", *MYSQL}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = False) -> list[Any]:
+def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = False,
+                     gram: str | None = None) -> list[Any]:
     """Return the keyword and style conditions (on SQLite one list of ids: the FTS matches probe the style index)."""
     target = (Product.id + 0) if many else Product.id  # see keyword_condition for `many`
     styled = select(ProductStyle.product_id).where(ProductStyle.style == style)
@@ -158,24 +162,26 @@ def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = Fal
         return [target.in_(styled.where(ProductStyle.product_id.in_(sqlite_matches(keyword))))]
     conditions = [target.in_(styled)] if style else []
     if keyword:
-        conditions.append(keyword_condition(dialect, keyword, many=many))
+        conditions.append(keyword_condition(dialect, keyword, many=many, gram=gram))
     return conditions
 
 
 def _narrow(statement: Select[Any], dialect: str, keyword: str, style: str,
-            sort: SortOrder | None = None) -> Select[Any]:
+            sort: SortOrder | None = None, *, filtered: bool = False) -> Select[Any]:
     """Check a list of matching ids against the filters (and sort them) in the narrow `ix_product_search_cover`.
 
     Named in the statement, so the plan does not hang on statistics: SQLite picks the rowid without ANALYZE
     data, MariaDB's optimizer reads the wide clustered rows. Only when the statement has an `id IN (list)`
-    (a keyword or a style, not walking). On MariaDB not for 3+ character keywords (their INSTR recheck reads
-    `search_text` anyway) nor for the name sort (`sort_name` is not in its index).
+    (a keyword or a style, not walking). On MariaDB not for the name sort (`sort_name` is not in its index),
+    and for 3+ character keywords (their INSTR recheck reads the wide row anyway) only when `filtered` (a type
+    or price filter): then the filter is checked in the narrow index first (index condition pushdown) and
+    only its survivors pay the wide row's lookup.
     """
     if not (keyword or style):
         return statement
     if dialect == "sqlite":
         return statement.with_hint(Product, f"INDEXED BY {NARROW_INDEX}", "sqlite")
-    if dialect not in {"mysql", "mariadb"} or len(keyword) > 2 or sort is SortOrder.name:
+    if dialect not in MYSQL or (len(keyword) > 2 and not filtered) or sort is SortOrder.name:
         return statement
     hint = f"FORCE INDEX ({NARROW_INDEX})"
     return statement.with_hint(Product, hint, "mysql").with_hint(Product, hint, "mariadb")
@@ -211,8 +217,11 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
     offset = (query.page - 1) * query.size
     order = ORDERS[query.sort]
     ids: list[int] = []
-    total = await _count(session, dialect, keyword, style, filters)
-    if offset < total:
+    if dialect in MYSQL and keyword and (len(keyword) > 2 or style or len(filters) > 1):
+        ids, total = await _mysql_page(session, dialect, keyword, style, filters, query, offset)
+    else:
+        total = await _count(session, dialect, keyword, style, filters)
+    if offset < total and not ids:
         walk = await _walk(session, dialect, total, offset + query.size) if keyword or style else None
         if walk is not None and walk <= PROBE_ROWS and dialect == "sqlite" and len(keyword) <= 2 and not style:
             conditions = [sqlite_probe(keyword)] if keyword else []
@@ -220,13 +229,57 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
             conditions = _text_conditions(dialect, keyword, style, many=walk is not None)
         paging = select(Product.id).where(*filters, *conditions)
         if walk is None:
-            paging = _narrow(paging, dialect, keyword, style, query.sort)
+            paging = _narrow(paging, dialect, keyword, style, query.sort, filtered=len(filters) > 1)
         ids = list((await session.scalars(paging.order_by(*order).limit(query.size).offset(offset))).all())
     items: list[ProductSummary] = []
     if ids:
         by_id = {row.id: row for row in (await session.execute(summary_select().where(Product.id.in_(ids))))}
         items = await summaries(session, [by_id[i] for i in ids if i in by_id], viewer_id)
     return Page(items=items, page=query.page, size=query.size, total=total)
+
+
+async def _mysql_page(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any],
+                      query: SearchQuery, offset: int) -> tuple[list[int], int]:
+    """Return a MariaDB keyword search's page of ids and its total from one statement.
+
+    Only when the total cannot come from the gram index alone (3+ characters: INSTR recheck; or a style,
+    type or price filter): then counting reads every candidate (its wide row for INSTR, or its entry in the
+    narrow index for the filters), and so would listing it or walking a sort index after it. Here the page
+    carries the count (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of two; the sort of
+    the matches costs little beside it. A page past the end has no row to carry the count; then it is
+    counted on its own.
+    """
+    gram = await _rarest_gram(session, keyword) if len(keyword) > 2 else None
+    statement = select(Product.id, func.count().over().label("total")).where(
+        *filters, *_text_conditions(dialect, keyword, style, gram=gram))
+    statement = _narrow(statement, dialect, keyword, style, query.sort, filtered=len(filters) > 1)
+    rows = (await session.execute(statement.order_by(*ORDERS[query.sort]).limit(query.size).offset(offset))).all()
+    if rows:
+        return [row.id for row in rows], int(rows[0].total)
+    return [], (await _count(session, dialect, keyword, style, filters, gram) if offset else 0)
+
+
+GRAM_COUNT_SECONDS = 600.0  # how long a gram's product count is trusted (it only picks the gram to start from)
+GRAM_COUNT_ENTRIES = 10_000
+_gram_counts: dict[str, tuple[float, int]] = {}  # per process: gram -> (when counted, live products having it)
+
+
+async def _rarest_gram(session: AsyncSession, keyword: str) -> str:
+    """Return the gram of a 3+ character keyword (MariaDB) that the fewest live products have.
+
+    Counted once per gram and process (an index range count: 1-3 ms for the commonest bigrams), then
+    kept for GRAM_COUNT_SECONDS; a stale count only costs speed, never a result (see `mysql_condition`).
+    """
+    grams = keyword_grams(keyword)
+    now = time.monotonic()
+    missing = [g for g in grams if (seen := _gram_counts.get(g)) is None or now - seen[0] > GRAM_COUNT_SECONDS]
+    if missing:
+        counted = {g: n for g, n in await session.execute(
+            select(ProductGram.gram, func.count()).where(ProductGram.gram.in_(missing)).group_by(ProductGram.gram))}
+        if len(_gram_counts) + len(missing) > GRAM_COUNT_ENTRIES:
+            _gram_counts.clear()
+        _gram_counts.update((g, (now, int(counted.get(g, 0)))) for g in missing)
+    return min(grams, key=lambda g: (_gram_counts[g][1] if g in _gram_counts else 0, g))
 
 
 LIVE = "live"  # product_counter: live products
@@ -242,19 +295,20 @@ async def _live(session: AsyncSession) -> int:
     return int(await session.scalar(select(ProductCounter.value).where(ProductCounter.name == LIVE)) or 0)
 
 
-async def _count(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any]) -> int:
+async def _count(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any],
+                 gram: str | None = None) -> int:
     """Return the exact number of live products matching (from the counter or the text index when it can)."""
     if not keyword and not style and len(filters) == 1:
         return await _live(session)
     counting_statement = match_count(dialect, keyword) if keyword and not style and len(filters) == 1 else None
     if counting_statement is not None:
         return int(await session.scalar(counting_statement) or 0)
-    counting = filters + _text_conditions(dialect, keyword, style)
+    counting = filters + _text_conditions(dialect, keyword, style, gram=gram)
     if dialect == "sqlite" and not keyword and not style:
         # An always-true range on an indexed column lets SQLite count through a (partial) index.
         counting.append(Product.created_at > EPOCH)
     return int(await session.scalar(_narrow(select(func.count()).select_from(Product).where(*counting),
-                                            dialect, keyword, style)) or 0)
+                                            dialect, keyword, style, filtered=len(filters) > 1)) or 0)
 
 
 async def best_products(session: AsyncSession, size: int, viewer_id: int | None) -> list[ProductSummary]:
@@ -297,7 +351,7 @@ async def _check_refs(session: AsyncSession, data: ProductWrite) -> int | None:
 async def index_grams(session: AsyncSession, dialect: str, product_id: int, old_text: str | None,
                       new_text: str) -> None:
     """Keep MariaDB's gram table in step with a live product's text ('' when it is deleted; others use triggers)."""
-    if dialect not in {"mysql", "mariadb"}:
+    if dialect not in MYSQL:
         return
     old = grams_of(old_text) if old_text else set()
     new = grams_of(new_text)
