@@ -364,29 +364,8 @@ def stop(children: list[tuple[subprocess.Popen[bytes], Any]]) -> None:
         log.close()
 
 
-async def create_database(server: str) -> str:
-    """Create an empty database on the server that outlives this run (`--keep`); return its URL."""
-    import uuid
-
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from gluta_kit.db import normalise_url
-
-    base = make_url(normalise_url(server))
-    name = f"gluta_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        if base.get_backend_name() == "postgresql":
-            await conn.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
-        else:
-            await conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    await admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
 async def run(args: argparse.Namespace) -> int:
-    from gluta_kit.testing import TestKeys, server_url, temp_database
+    from gluta_kit.testing import TestKeys, create_database, server_url, temp_database
 
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gluta-bench-")))
@@ -399,7 +378,7 @@ async def run(args: argparse.Namespace) -> int:
             if not server:
                 print(f"GLUTA_TEST_{args.database.upper()}_URL is not set", file=sys.stderr)
                 return 2
-            database_url = await (create_database(server) if args.keep
+            database_url = await (create_database(server, prefix="gluta_bench_") if args.keep
                                   else stack.enter_async_context(temp_database(server)))
         print(f"== product search benchmark: {args.products:,} products on {args.database} "
               f"(load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")

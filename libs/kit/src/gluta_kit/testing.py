@@ -83,16 +83,15 @@ async def running(app: FastAPI, *, in_memory_bus: bool = True, keys: TestKeys | 
             yield client
 
 
-@asynccontextmanager
-async def temp_database(server_url: str) -> AsyncIterator[str]:
-    """Create an empty database on a MariaDB/MySQL or PostgreSQL server; yield its URL; drop it after."""
+async def create_database(server_url: str, prefix: str = "gluta_t_") -> str:
+    """Create an empty database on a MariaDB/MySQL or PostgreSQL server; return its URL."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from gluta_kit.db import normalise_url
 
     base = make_url(normalise_url(server_url))
-    name = f"gluta_t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
@@ -100,14 +99,38 @@ async def temp_database(server_url: str) -> AsyncIterator[str]:
                 await conn.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
             else:
                 await conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        yield base.set(database=name).render_as_string(hide_password=False)
     finally:
+        await admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(database_url: str) -> None:
+    """Drop a database made by `create_database` (connections still open to it are ended on PostgreSQL)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = make_url(database_url)
+    name = url.database
+    admin = create_async_engine(url.set(database="postgres" if url.get_backend_name() == "postgresql" else None),
+                                isolation_level="AUTOCOMMIT")
+    try:
         async with admin.connect() as conn:
-            if base.get_backend_name() == "postgresql":
+            if url.get_backend_name() == "postgresql":
                 await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             else:
                 await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
         await admin.dispose()
+
+
+@asynccontextmanager
+async def temp_database(server_url: str) -> AsyncIterator[str]:
+    """Create an empty database on a MariaDB/MySQL or PostgreSQL server; yield its URL; drop it after."""
+    url = await create_database(server_url)
+    try:
+        yield url
+    finally:
+        await drop_database(url)
 
 
 def server_url(kind: str) -> str | None:
