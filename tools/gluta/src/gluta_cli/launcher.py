@@ -257,6 +257,29 @@ def build_specs(options: UpOptions) -> list[ProcessSpec]:
     return specs
 
 
+WITH_DATABASE = {"user", "product", "order", "storefront", "admin"}
+"""Services that migrate a database at start: their extra instances wait until the first one is up."""
+
+
+def start_phases(specs: list[ProcessSpec]) -> list[list[ProcessSpec]]:
+    """Return the start order: group by group, each phase healthy before the next.
+
+    The first instance of a service that owns a database migrates it (and seeds the demo data) alone: its
+    other instances start with the next group, so two instances never migrate one database at once. Extra
+    instances of a service without a database start with their first one.
+    """
+    groups = sorted({s.group for s in specs})
+    phases: list[list[ProcessSpec]] = []
+    waiting: list[ProcessSpec] = []
+    for group in groups:
+        members = [s for s in specs if s.group == group]
+        phases.append([s for s in members if s.instance == 0 or s.name not in WITH_DATABASE] + waiting)
+        waiting = [s for s in members if s.instance > 0 and s.name in WITH_DATABASE]
+    if waiting:
+        phases.append(waiting)
+    return [phase for phase in phases if phase]
+
+
 def edge_env(specs: list[ProcessSpec]) -> dict[str, str]:
     """Return where the web front-ends find the gateways (every instance) and the storefront.
 
@@ -625,16 +648,9 @@ class Launcher:
                 self._sleep(0.3)
 
     def start_all(self) -> None:
-        """Start the specs group by group, waiting for health after each group.
-
-        Within a group the first instance of each service starts (and migrates its database, seeds the
-        demo data) before its other instances, so that two instances never migrate one database at once.
-        """
-        for group in sorted({s.group for s in self.specs}):
-            for extra in (False, True):
-                members = [s for s in self.specs if s.group == group and (s.instance > 0) == extra]
-                if members:
-                    self.wait_healthy([self.start(spec) for spec in members])
+        """Start the specs phase by phase (see `start_phases`), waiting for health after each phase."""
+        for phase in start_phases(self.specs):
+            self.wait_healthy([self.start(spec) for spec in phase])
 
     # -- banner
 
