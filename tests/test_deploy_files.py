@@ -335,7 +335,8 @@ def test_dockerfile_installs_the_locked_workspace() -> None:
                       for p in REPO.glob(f"{pattern}/pyproject.toml"))
     copied = sorted(re.findall(r"^COPY (\S+)/pyproject\.toml \1/$", text, re.M))
     assert copied == projects, "every workspace member's pyproject.toml must be copied before the first uv sync"
-    assert 'CMD ["python", "-m", "gluta_gateway"]' in text
+    assert re.search(r"^ARG SERVICE=gateway$", text, re.M) and "ENV GLUTA_SERVICE=${SERVICE}" in text
+    assert 'CMD ["sh", "-c", "exec python -m \\"gluta_${GLUTA_SERVICE}\\""]' in text
 
 
 # --------------------------------------------------------------------------- what `make e2e-production` ran
