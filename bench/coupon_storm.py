@@ -731,7 +731,7 @@ async def gateway_tokens(args: argparse.Namespace, members: list[int]) -> tuple[
             async with semaphore:
                 await client.post(f"{gateway}/api/user-service/members", json={
                     "loginId": login_id, "password": password, "memberName": f"Bench {member}",
-                    "phoneNumber": "010-0000-0000", "email": f"{login_id}@bench.gluta.test"})
+                    "phoneNumber": "010-0000-0000", "email": f"{login_id}@example.com"})
                 response = await client.post(f"{gateway}/api/user-service/login",
                                              json={"loginId": login_id, "password": password})
             if response.status_code != 200:
