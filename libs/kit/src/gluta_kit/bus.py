@@ -106,7 +106,8 @@ class Bus:
             parsed = urlparse(self.url)
             # acks=all: a message counts as published once every in-sync replica has it. No idempotent
             # producer: Tansu refuses InitProducerId, and the consumers' inbox drops duplicates anyway.
-            return KafkaBroker(parsed.netloc or "127.0.0.1:9092", logger=None, acks="all",
+            brokers = [host for host in (parsed.netloc or "127.0.0.1:9092").split(",") if host]
+            return KafkaBroker(brokers, logger=None, acks="all",
                                client_id=f"gluta-{self.service}", request_timeout_ms=10_000,
                                allow_auto_create_topics=False)
         if self.kind in {"redis", "rediss"}:

@@ -87,17 +87,21 @@ class RevocationSync:
         try:
             count = await self.sync_once()
             log.info("revocation.loaded", entries=count)
-        except Exception as exc:  # the user service may start after this one: the loop keeps trying
-            log.warning("revocation.load_failed", error=repr(exc), retryIn=RETRY_SECONDS)
+        except Exception as exc:  # the user service may start after this one (`gluta up` starts them together)
+            log.info("revocation.load_deferred", error=repr(exc), retryIn=RETRY_SECONDS)
         self._task = asyncio.create_task(self._run(), name="revocation-sync")
 
     async def _run(self) -> None:
+        retry = RETRY_SECONDS
         while True:
-            await asyncio.sleep(RETRY_SECONDS if self._since is None else self.interval)
+            await asyncio.sleep(min(retry, self.interval) if self._since is None else self.interval)
             try:
-                await self.sync_once()
+                count = await self.sync_once()
             except Exception as exc:
                 log.warning("revocation.sync_failed", error=repr(exc))
+                retry *= 2  # not yet loaded: 2, 4, 8 s... up to the interval
+            else:
+                log.debug("revocation.synced", entries=count)
 
     async def stop(self) -> None:
         """Stop the periodic catch-up."""
