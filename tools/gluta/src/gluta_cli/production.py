@@ -32,6 +32,8 @@ REDIS_SERVICES = ["user", "order", "gateway", "storefront", "admin"]
 """Services given GLUTA_REDIS_URL: login throttling, coupon gate, rate limits, web sessions."""
 SCALE = {"gateway": 2, "product": 2, "order": 2}
 """Instances per service in the production profile (the others run once); --scale overrides."""
+DATABASE_POOL_SIZE = 8
+"""Connections kept per instance (as many again at peaks); $GLUTA_DATABASE_POOL_SIZE overrides it."""
 KAFKA_PORT = 9092
 TANSU_STORAGE = "memory://tansu/"
 STATE_FILE = "production.json"
@@ -96,6 +98,8 @@ class StackState:
         env: dict[str, str] = {"GLUTA_PROFILE": "production", "GLUTA_INTERNAL_TOKEN": self.internal_token}
         if name in DATABASE_SERVICES:
             env["GLUTA_DATABASE_URL"] = self.database_url(name)
+            # seven instances on one server (often a developer's, max_connections 151): 7 x 2 x 8 = 112 at most
+            env["GLUTA_DATABASE_POOL_SIZE"] = os.environ.get("GLUTA_DATABASE_POOL_SIZE", str(DATABASE_POOL_SIZE))
         if name in REDIS_SERVICES:
             env["GLUTA_REDIS_URL"] = self.redis_url
             env["GLUTA_REDIS_KEY_PREFIX"] = f"{self.redis_prefix}{name}:"
