@@ -19,6 +19,7 @@ import pytest
 from gluta_gateway.app import create_app as create_gateway
 from gluta_gateway.settings import GatewaySettings
 from gluta_kit.testing import TansuProcess, free_port, make_settings, server_url, serving, tansu_binary
+from gluta_order.app import MIGRATIONS as ORDER_MIGRATIONS
 from gluta_order.app import create_app as create_order
 from gluta_order.settings import OrderSettings
 from gluta_user.app import create_app as create_user
@@ -62,6 +63,7 @@ class Mall:
         self.orders: list[str] = []
         self.gateways: list[str] = []
         self.http = httpx.AsyncClient(timeout=10.0)
+        self._migrating = asyncio.Lock()
 
     async def start_user(self) -> None:
         settings = make_settings(UserSettings, self.tmp_path / "user", **self.common, argon2_time_cost=1,
@@ -74,7 +76,11 @@ class Mall:
     async def start_order(self, name: str, port: int, **overrides: Any) -> str:
         settings = make_settings(OrderSettings, self.tmp_path / name, **{**self.common, **self._reaching_user(),
                                                                          **overrides})
-        return await self.stack.enter_async_context(serving(create_order(settings), port=port))
+        app = create_order(settings)
+        async with self._migrating:  # two in-process Alembic runs at once trip over its module-level context
+            await app.state.service.db.migrate(ORDER_MIGRATIONS)
+        app.state.service.migrations = None
+        return await self.stack.enter_async_context(serving(app, port=port))
 
     async def start_gateway(self, name: str, orders: list[str]) -> str:
         reaching = self._reaching_user()

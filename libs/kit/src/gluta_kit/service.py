@@ -325,7 +325,7 @@ class Service:
             since = float(raw)
         except ValueError:
             raise BadQuery("since must be a number of seconds since the epoch") from None
-        if not since >= 0:  # also refuses NaN
+        if not 0 <= since < 1e11:  # also refuses NaN and infinities (a date beyond year 5000 is no date)
             raise BadQuery("since must be a number of seconds since the epoch")
         return await self._revocation_source(since)
 

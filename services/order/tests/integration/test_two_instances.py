@@ -63,7 +63,11 @@ async def test_a_claim_storm_over_two_instances_issues_exactly_n(request: pytest
         }
         apps = [create_app(make_settings(OrderSettings, tmp_path / f"i{n}", **shared)) for n in range(2)]
 
-        await apps[0].state.service.db.migrate(MIGRATIONS)  # once, before both start (as a deployment does)
+        # migrated once, before both start (as a deployment does): two in-process Alembic runs at once would
+        # trip over Alembic's module-level context
+        await apps[0].state.service.db.migrate(MIGRATIONS)
+        for app in apps:
+            app.state.service.migrations = None
 
         async def run(app: Any) -> Any:  # on Kafka, starting waits for the consumer groups' join
             return await stack.enter_async_context(running(app, in_memory_bus=False, keys=keys, startup_timeout=60))
