@@ -232,6 +232,33 @@ class Bus:
             await js.add_stream(StreamConfig(name=self.stream_name, subjects=self.stream_subjects,
                                              duplicate_window=120, max_age=7 * 24 * 3600))
 
+    async def consumer_backlog(self) -> list[dict[str, Any]] | None:
+        """Return, per consumer of this service, what waits on the broker (None where it is not measured).
+
+        JetStream only: messages not yet delivered (`waiting`), delivered but not acknowledged
+        (`unacknowledged`), redeliveries, and how long ago the consumer last acknowledged one. Kafka and
+        Redis Streams report None (not measured here). Raises when the broker cannot be asked.
+        """
+        if self.kind != "nats" or self.in_memory:
+            return None
+        from datetime import UTC, datetime
+
+        js = self.broker.config.connection_state.stream  # type: ignore[attr-defined]
+        now = datetime.now(UTC)
+        backlog = []
+        for sub in self.subscriptions:
+            if sub.broadcast:
+                continue
+            info = await js.consumer_info(self.stream_name, _durable_name(f"{sub.consumer}-{sub.topic}"))
+            last_ack = info.ack_floor.last_active if info.ack_floor else None
+            backlog.append({
+                "consumer": sub.consumer, "topic": sub.topic, "waiting": int(info.num_pending or 0),
+                "unacknowledged": int(info.num_ack_pending or 0), "redelivered": int(info.num_redelivered or 0),
+                "lastAckSecondsAgo": round((now - last_ack).total_seconds(), 3) if last_ack else None,
+                "ageSeconds": round((now - info.created).total_seconds(), 3) if info.created else None,
+            })
+        return backlog
+
     async def stop(self) -> None:
         """Stop consuming and close the connection."""
         await self.broker.stop()
