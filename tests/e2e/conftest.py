@@ -84,6 +84,30 @@ class Cluster:
             time.sleep(0.2)
         raise RuntimeError(f"{name} not ready:\n{self.log_tail(name)}")
 
+    def kill(self, name: str) -> None:
+        """Kill one service with SIGKILL (no shutdown: what a crash or the OOM killer does)."""
+        process = self.processes.pop(name, None)
+        if process and process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def database(self, name: str) -> Path:
+        """The SQLite file of a service (local mode: `<data dir>/db/<service>.db`)."""
+        return self.data_dir / "db" / f"{name}.db"
+
+    def check(self, *args: str, timeout: float = 120) -> tuple[int, dict[str, Any]]:
+        """Run `gluta check --json` against this cluster's services; return its exit status and report."""
+        urls = [f"--url={name}={self.url(name)}" for name in ("user", "product", "order")]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GLUTA_")}
+        done = subprocess.run([sys.executable, "-m", "gluta_cli", "check", "--json", *urls, *args], env=env,
+                              capture_output=True, timeout=timeout, cwd=ROOT)
+        try:
+            report = json.loads(done.stdout)
+        except ValueError as exc:
+            raise AssertionError(f"gluta check printed no report (exit {done.returncode}):\n"
+                                 f"{done.stdout.decode()}\n{done.stderr.decode()}") from exc
+        return done.returncode, report
+
     def stop(self, name: str) -> None:
         """Stop one service (only the process this cluster started)."""
         process = self.processes.pop(name, None)
@@ -219,3 +243,111 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+RECEIVER = {"name": "김지수", "phoneNumber": "010-1234-5678", "postNumber": "04524", "address": "서울시 중구",
+            "addressDetail": "1층"}
+
+
+class Shopper:
+    """A client of the cluster's gateway with the moves the reliability tests repeat (admin and members)."""
+
+    def __init__(self, gateway: str, admin: tuple[str, str], timeout: float = 15.0) -> None:
+        self.client = httpx.Client(base_url=gateway, timeout=timeout)
+        self.admin_credentials = admin
+        self.admin = self.login("/api/user-service/admin/login", *admin)
+
+    def login(self, path: str, login_id: str, password: str) -> str:
+        response = self.client.post(path, json={"loginId": login_id, "password": password})
+        assert response.status_code == 200, response.text
+        return str(response.json()["accessToken"])
+
+    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def new_member(self) -> str:
+        """Sign a member up and return its access token."""
+        import uuid
+
+        login_id = f"m{uuid.uuid4().hex[:10]}"
+        body = {"loginId": login_id, "password": "secret-pass-1", "memberName": "김지수",
+                "phoneNumber": "010-1234-5678", "email": f"{login_id}@example.com"}
+        response = self.client.post("/api/user-service/members", json=body)
+        assert response.status_code == 201, response.text
+        return self.login("/api/user-service/login", login_id, "secret-pass-1")
+
+    def product_type(self) -> int:
+        types = self.call("GET", "/api/product-service/types").json()
+        if types:
+            return int(types[0]["productTypeId"])
+        created = self.call("POST", "/api/product-service/types", self.admin, json={"type": "상의"})
+        assert created.status_code == 201, created.text
+        return int(created.json()["productTypeId"])
+
+    def create_product(self, quantity: int, price: int = 10_000) -> int:
+        import uuid
+
+        body = {"name": f"울 니트 {uuid.uuid4().hex[:6]}", "description": "", "content": "<p>울 100%</p>",
+                "productTypeId": self.product_type(), "productStyles": [], "unitPrice": price, "quantity": quantity,
+                "imageIds": []}
+        response = self.call("POST", "/api/product-service/products", self.admin, json=body)
+        assert response.status_code == 201, response.text
+        return int(response.json()["productId"])
+
+    def charge(self, member: str, amount: int) -> None:
+        import uuid
+
+        response = self.call("POST", "/api/order-service/wallet/charge", member, json={"amount": amount},
+                             headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert response.status_code == 200, response.text
+
+    def place(self, member: str, items: list[dict[str, Any]], key: str | None = None) -> httpx.Response:
+        import uuid
+
+        return self.call("POST", "/api/order-service/orders", member, json={"items": items, "receiver": RECEIVER},
+                         headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+    def order(self, member: str, order_id: int) -> dict[str, Any]:
+        response = self.call("GET", f"/api/order-service/orders/{order_id}", member)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def wait_final(self, member: str, order_id: int, timeout: float = 60) -> dict[str, Any]:
+        """Wait until the order is CONFIRMED or CANCELLED; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            order = self.order(member, order_id)
+            if order["status"] != "PENDING":
+                return order
+            if time.monotonic() > deadline:
+                raise AssertionError(f"order {order_id} still PENDING after {timeout} s")
+            time.sleep(0.2)
+
+    def create_coupon(self, quantity: int | None, value: int = 1_000) -> int:
+        body = {"name": "선착순 쿠폰", "description": "", "discountType": "FIXED", "discountValue": value,
+                "quantity": quantity}
+        response = self.call("POST", "/api/order-service/coupons", self.admin, json=body)
+        assert response.status_code == 201, response.text
+        return int(response.json()["couponId"])
+
+    def member_coupon(self, member: str, coupon_id: int) -> int:
+        held = [c for c in self.call("GET", "/api/order-service/members/me/coupons", member).json()
+                if c["couponId"] == coupon_id]
+        assert held, f"the member holds no coupon {coupon_id}"
+        return int(held[0]["memberCouponId"])
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@pytest.fixture(scope="module")
+def shopper(cluster: Cluster) -> Iterator[Shopper]:
+    """A client of the cluster's gateway, logged in as its administrator."""
+    client = Shopper(cluster.gateway, cluster.admin)
+    try:
+        yield client
+    finally:
+        client.close()
