@@ -91,6 +91,14 @@ class Cluster:
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
 
+    def stop_broker(self) -> None:
+        """Stop the broker (SIGTERM; its JetStream store stays on disk)."""
+        self.nats.stop()
+
+    def start_broker(self) -> None:
+        """Start the broker again on the same port and store."""
+        self.nats.start()
+
     def database(self, name: str) -> Path:
         """The SQLite file of a service (local mode: `<data dir>/db/<service>.db`)."""
         return self.data_dir / "db" / f"{name}.db"
