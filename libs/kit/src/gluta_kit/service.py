@@ -322,8 +322,7 @@ class Service:
         if self.dead_letters:
             answer["deadLetters"] = await part(self.dead_letters.count)
         if self.bus:
-            bus = self.bus
-            answer["consumers"] = await part(bus.consumer_backlog)
+            answer["consumers"] = await part(self.bus.consumer_backlog)
         invariants: dict[str, Any] = {}
         for compute in self.checks:
             found = await part(compute)
