@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(600)]  # the first test also starts its stack
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDTHS = (375, 1280)
@@ -49,8 +49,13 @@ def korean_word(name: str) -> str | None:
     return max(words, key=len) if words else None
 
 
-def shoot(page: Any, name: str) -> None:
-    """Save a full-page screenshot at every width (the page is reloaded at each width)."""
+def shoot(page: Any, name: str, stack: str = "local") -> None:
+    """Save a full-page screenshot at every width (the page is reloaded at each width).
+
+    Only on the local stack: the pages are the same on the production stack, which is spared the reloads.
+    """
+    if stack != "local":
+        return
     folder = artifacts_dir()
     original = page.viewport_size
     for width in WIDTHS:
@@ -116,7 +121,7 @@ def test_customer_journey_in_the_browser(system: dict[str, str], browser: Any) -
     assert page.locator(".logo").inner_text().strip() == "Glutathione"
     assert page.locator(".card").count() >= 4 and page.locator("[data-carousel], .hero").count() == 1
     assert page.locator("img:not([alt])").count() == 0
-    shoot(page, "home")
+    shoot(page, "home", system["stack"])
 
     # sign up, with the live login-id check
     login_id = f"e2e_{uuid.uuid4().hex[:10]}"
@@ -144,7 +149,7 @@ def test_customer_journey_in_the_browser(system: dict[str, str], browser: Any) -
     page.press("#header-keyword", "Enter")
     page.wait_for_url(re.compile(r"/search\?"))
     assert page.locator(".card", has_text=product["name"]).count() >= 1
-    shoot(page, "search")
+    shoot(page, "search", system["stack"])
 
     # product detail: like, then add two to the cart
     page.locator(".card", has_text=product["name"]).first.click()
@@ -156,7 +161,7 @@ def test_customer_journey_in_the_browser(system: dict[str, str], browser: Any) -
     assert int(page.inner_text("[data-like-count]").replace(",", "")) == before + 1
     page.reload()
     assert page.get_attribute("[data-like-form] button", "aria-pressed") == "true", "the like was stored"
-    shoot(page, "detail")
+    shoot(page, "detail", system["stack"])
     page.fill("#f-quantity", "2")
     page.click("form.purchase-form button:has-text('장바구니 담기')")
     page.wait_for_load_state()
@@ -178,14 +183,14 @@ def test_customer_journey_in_the_browser(system: dict[str, str], browser: Any) -
     line.locator("select").select_option(index=1)
     page.wait_for_load_state()
     page.wait_for_selector('[data-total="discount"]:not(:has-text("−0원"))')
-    shoot(page, "cart")
+    shoot(page, "cart", system["stack"])
 
     # checkout: charge pay money, place the order, see it confirmed live
     page.click("a:has-text('주문하기')")
     page.wait_for_url(base + "/checkout")
     assert page.input_value("#f-receiver\\.address") == "서울특별시 강남구 테헤란로 1"
     charge_until_enough(page)
-    shoot(page, "checkout")
+    shoot(page, "checkout", system["stack"])
     order_id = place_order(page)
     wait_for_status(page, "CONFIRMED")
     assert "주문이 확정되었습니다" in page.inner_text("#order-status")
@@ -193,7 +198,7 @@ def test_customer_journey_in_the_browser(system: dict[str, str], browser: Any) -
     # my page: the order is there; cancel it and see the refund
     page.goto(base + "/mypage")
     assert page.locator(f'[data-order-id="{order_id}"]').count() == 1
-    shoot(page, "mypage")
+    shoot(page, "mypage", system["stack"])
     page.goto(base + "/mypage/orders")
     page.locator(f'[data-order-id="{order_id}"] button:has-text("주문 취소")').click()
     page.wait_for_load_state()
