@@ -70,7 +70,9 @@ class Service:
             from gluta_kit.bus import Bus
 
             self.bus = Bus(settings.bus_url, self.name, max_attempts=settings.consumer_max_attempts,
-                           namespace=settings.bus_namespace)
+                           namespace=settings.bus_namespace, kafka_partitions=settings.kafka_partitions,
+                           kafka_replication_factor=settings.kafka_replication_factor,
+                           kafka_session_timeout_ms=settings.kafka_session_timeout_ms)
         self.dead_letters: DeadLetters | None = None
         self.relay: OutboxRelay | None = None
         if self.db and self.bus and not getattr(self.db, "plain", False):

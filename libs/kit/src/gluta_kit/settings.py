@@ -62,6 +62,11 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     bus_url: str = "nats://127.0.0.1:4290"
     bus_namespace: str = ""
+    # Kafka: partitions (and replicas) of the topics the bus creates at start when they are missing
+    kafka_partitions: int = Field(default=3, ge=1, le=1000)
+    kafka_replication_factor: int = Field(default=1, ge=1, le=10)
+    # an instance that stops answering loses its partitions to the others after this long
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000, le=300_000)
     discovery_url: str | None = "http://127.0.0.1:8761"
     config_url: str | None = "http://127.0.0.1:8888"
     public_url: str | None = None
