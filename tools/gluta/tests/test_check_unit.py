@@ -87,6 +87,18 @@ def test_a_consumer_is_stuck_only_when_messages_wait_and_it_acknowledged_nothing
     assert line.status == OK and "not measured on this broker: order" in line.summary
 
 
+def test_on_kafka_a_lag_left_after_settling_is_reported() -> None:
+    """Kafka keeps no time of a group's last commit: what is still waiting when `settle` runs out is reported."""
+    answers = healthy()
+    answers.found["order"]["consumers"] = [{"consumer": "order-confirm", "topic": "t", "waiting": 0,
+                                            "unacknowledged": 0, "lagOnly": True}]
+    line = verdict(answers)["inbox"]
+    assert line.status == OK and "Kafka lag" in line.summary
+    answers.found["order"]["consumers"][0]["waiting"] = 4
+    line = verdict(answers)["inbox"]
+    assert line.status == FAIL and line.problems == ["order order-confirm (t): 4 messages not yet handled (Kafka lag)"]
+
+
 def test_dead_letters_waiting_are_a_violation() -> None:
     answers = healthy()
     answers.found["user"]["deadLetters"] = 2

@@ -14,6 +14,7 @@ Each domain service computes its own figures over its own database (`GET /intern
 | orders | order | no PENDING past the saga timeout; paid exactly once; CANCELLED ones refunded, coupons back |
 | outbox | every service | no unsent event older than `--outbox-max-age` |
 | inbox | every service | no consumer with messages waiting that acknowledged nothing for `--stuck-after` |
+|  |  | (JetStream); on Kafka, no consumer group lag left after `--settle` (Kafka keeps no commit time) |
 | dead letters | every service | none waiting |
 
 Figures read from two services are not one snapshot: an order confirmed between the two reads looks
@@ -224,7 +225,7 @@ def _outbox(answers: Answers, services: list[str], limits: Limits) -> Line:
 
 def _inbox(answers: Answers, services: list[str], limits: Limits) -> Line:
     asked, unknown = _per_service(answers, services)
-    consumers = waiting = 0
+    consumers = waiting = lag_only = 0
     not_measured = []
     problems = []
     for service in asked:
@@ -239,6 +240,13 @@ def _inbox(answers: Answers, services: list[str], limits: Limits) -> Line:
             consumers += 1
             queued = int(consumer.get("waiting", 0)) + int(consumer.get("unacknowledged", 0))
             waiting += queued
+            if consumer.get("lagOnly"):
+                # Kafka: a lag and no time of the last commit; a lag still there after --settle is reported
+                lag_only += 1
+                if queued:
+                    problems.append(f"{service} {consumer.get('consumer')} ({consumer.get('topic')}): {queued:,} "
+                                    f"messages not yet handled (Kafka lag)")
+                continue
             last_ack, age = consumer.get("lastAckSecondsAgo"), consumer.get("ageSeconds")
             idle = last_ack is None or float(last_ack) > limits.stuck_after
             if queued and idle and (age is None or float(age) > limits.stuck_after):
@@ -247,7 +255,11 @@ def _inbox(answers: Answers, services: list[str], limits: Limits) -> Line:
                                 f"messages waiting, last acknowledged {since}, "
                                 f"{int(consumer.get('redelivered', 0))} redelivered")
     summary = f"{consumers} consumers: {waiting:,} messages waiting, none stuck for {limits.stuck_after:g} s"
-    if not_measured:
+    if lag_only:
+        summary = f"{consumers} consumers: {waiting:,} messages waiting (Kafka lag, none left after settling)"
+    if not consumers and not_measured:
+        summary = f"not measured on this broker: {', '.join(not_measured)}"
+    elif not_measured:
         summary += f" (not measured on this broker: {', '.join(not_measured)})"
     return _verdict("inbox", summary, problems, unknown)
 
