@@ -37,6 +37,7 @@ STREAM_NAME = "GLUTA"
 STREAM_SUBJECTS = ["gluta.>"]
 KAFKA_BATCH = 100  # records a Kafka consumer takes per poll (its commit covers them all)
 KAFKA_BROADCAST_START_TIMEOUT = 10.0
+REDIS_PUBLISH_CONCURRENCY = 50  # publishes in flight from one relay batch (redis-py's pool holds 100 connections)
 REDIS_BROADCAST_MAXLEN = 1000  # a broadcast stream keeps its latest messages only: nobody reads old ones
 
 RawHandler = Callable[[bytes, dict[str, str]], Awaitable[None]]
@@ -106,7 +107,8 @@ class Bus:
             parsed = urlparse(self.url)
             # acks=all: a message counts as published once every in-sync replica has it. No idempotent
             # producer: Tansu refuses InitProducerId, and the consumers' inbox drops duplicates anyway.
-            return KafkaBroker(parsed.netloc or "127.0.0.1:9092", logger=None, acks="all",
+            brokers = [host for host in (parsed.netloc or "127.0.0.1:9092").split(",") if host]
+            return KafkaBroker(brokers, logger=None, acks="all",
                                client_id=f"gluta-{self.service}", request_timeout_ms=10_000,
                                allow_auto_create_topics=False)
         if self.kind in {"redis", "rediss"}:
@@ -348,12 +350,33 @@ class Bus:
         """Publish messages together; return, per message, None when the broker took it, else the error.
 
         On Kafka they are handed to the producer one after the other, in the given order (so messages of
-        one key reach their partition in that order), and their acknowledgements are awaited together.
+        one key reach their partition in that order), and their acknowledgements are awaited together. On the
+        other buses the messages of one key are published one after the other, different keys at once.
         """
         if self.kind != "kafka":
-            results = await asyncio.gather(*(self.publish(topic, body, headers, key)
-                                             for topic, body, headers, key in messages), return_exceptions=True)
-            return [r if isinstance(r, BaseException) else None for r in results]
+            # messages of one key one after the other (concurrent publishes may take different connections
+            # and arrive swapped), different keys at the same time
+            outcomes_by_index: dict[int, BaseException | None] = {}
+            lanes: dict[tuple[str, str] | int, list[int]] = {}
+            for index, (topic, _, _, key) in enumerate(messages):
+                lanes.setdefault((topic, key) if key is not None else index, []).append(index)
+
+            # Redis: no more at once than its connection pool holds (100), or the rest fail with "Too many
+            # connections" and come back later, after newer messages; NATS pipelines them on one connection
+            slots = asyncio.Semaphore(REDIS_PUBLISH_CONCURRENCY if self.kind != "nats" else len(messages) or 1)
+
+            async def lane(indexes: list[int]) -> None:
+                for index in indexes:
+                    topic, body, headers, key = messages[index]
+                    try:
+                        async with slots:
+                            await self.publish(topic, body, headers, key)
+                        outcomes_by_index[index] = None
+                    except Exception as exc:
+                        outcomes_by_index[index] = exc
+
+            await asyncio.gather(*(lane(indexes) for indexes in lanes.values()))
+            return [outcomes_by_index[index] for index in range(len(messages))]
         pending: list[asyncio.Future[Any] | BaseException] = []
         for topic, body, headers, key in messages:
             try:
@@ -446,13 +469,22 @@ class Bus:
         response = await admin.create_topics([NewTopic(name, self.kafka_partitions, self.kafka_replication_factor)
                                               for name in wanted])
         created = []
+        refused: dict[str, Exception] = {}
         for topic, code, message in _topic_errors(response):
             if not code:
                 created.append(topic)
                 continue
             error = for_code(code)(message or f"error code {code}")
             if not isinstance(error, TopicAlreadyExistsError):
-                raise RuntimeError(f"cannot create Kafka topic {topic}: {error!r}")
+                refused[topic] = error
+        if refused:
+            # an account without the CreateTopics right is refused even for topics that exist: fine if they do
+            described = await admin.describe_topics(list(refused))
+            missing = [t.get("topic") for t in described if t.get("error_code")]
+            if missing or len(described) < len(refused):
+                topic = missing[0] if missing else next(iter(refused))
+                raise RuntimeError(f"cannot create Kafka topic {topic}: {refused.get(topic)!r}")
+            log.warning("bus.topics_not_created_but_exist", topics=sorted(refused))
         if created:
             log.info("bus.topics_created", topics=created, partitions=self.kafka_partitions)
         existing = [t for t in wanted if t not in created]

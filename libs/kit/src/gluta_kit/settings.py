@@ -78,6 +78,8 @@ class ServiceSettings(BaseSettings):
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     http_timeout_seconds: float = Field(default=5.0, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+    # revoked access tokens: a broadcast applies them at once; this catch-up bounds the delay when one is missed
+    revocation_sync_seconds: float = Field(default=30.0, gt=0, le=3600)
     migrate_in_subprocess: bool = True  # migrations and demo data run in short-lived processes (idle memory)
     trim_memory_after_start: bool = True
     outbox_batch_size: int = Field(default=200, ge=1, le=10_000)

@@ -59,8 +59,12 @@ def make_settings(settings_cls: type[S], data_dir: Path, **overrides: Any) -> S:
 
 
 @asynccontextmanager
-async def running(app: FastAPI, *, in_memory_bus: bool = True, keys: TestKeys | None = None) -> AsyncIterator[Any]:
-    """Start an app (lifespan included) with an in-memory bus; yield an httpx client bound to it."""
+async def running(app: FastAPI, *, in_memory_bus: bool = True, keys: TestKeys | None = None,
+                  startup_timeout: float = 5.0) -> AsyncIterator[Any]:
+    """Start an app (lifespan included) with an in-memory bus; yield an httpx client bound to it.
+
+    `startup_timeout`: longer for a real Kafka bus, whose consumer groups take seconds to join.
+    """
     import httpx
     from asgi_lifespan import LifespanManager
 
@@ -77,7 +81,7 @@ async def running(app: FastAPI, *, in_memory_bus: bool = True, keys: TestKeys | 
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 yield client
         return
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=startup_timeout) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client

@@ -75,6 +75,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
     """Build the gateway app (Starlette: its own routes are /ready and /docs; FastAPI would cost memory only)."""
     service = Service(settings, uses_bus=bool(settings.bus_url))  # the bus carries configuration refreshes
     gateway = Gateway(service, settings)
+    service.track_revocations()  # a logged-out or withdrawn member's token is refused at the door within seconds
     service.on_start.append(gateway.start)
     service.on_stop.append(gateway.stop)
     service.on_reload.append(gateway.reload)

@@ -6,8 +6,9 @@ one address (an office, a mobile carrier's NAT) each get their own budget.
 Local mode (no `redis_url`): the buckets live in the gateway process. With `redis_url` (production,
 several instances behind a load balancer) they live in Redis and every instance counts against the
 same budget: one Lua script decides atomically with Redis' own clock (GCRA, the token bucket written as
-one timestamp per client). The checks that arrive in one step of the event loop go to Redis in one
-script call, so a storm costs one round trip for dozens of requests, not one each.
+one timestamp per client). One script call is out at a time: the checks that arrive while it is out (or
+in the same step of the event loop) go together in the next, so a storm costs one round trip and one trip
+through redis-py for dozens of requests, not one each, and a quiet gateway waits for nothing.
 
 When Redis fails the gateway neither refuses everyone (a 503 storm) nor lets floods through: it falls
 back to its in-process buckets (each instance then limits at the full rate on its own, as in local
@@ -166,6 +167,7 @@ class SharedRateLimiter(RateLimiter):
         self.redis = client
         self._script = self.redis.register_script(GCRA_SCRIPT)
         self._batch: list[tuple[str, str, asyncio.Future[int]]] = []
+        self._in_flight = False
         self._running: set[asyncio.Task[None]] = set()
         self._down_until = 0.0
 
@@ -197,12 +199,11 @@ class SharedRateLimiter(RateLimiter):
             return local.take(key)
         interval_us = max(1, round(1_000_000 / local.rate))
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        if not self._batch:
-            # the batch is no request's own: it runs outside the first caller's trace context
-            asyncio.get_running_loop().call_soon(self._flush, context=contextvars.Context())
         self._batch.append((f"{self.prefix}rl:{key}", f"{interval_us}:{int(local.burst)}", future))
-        if len(self._batch) >= MAX_BATCH:
-            self._flush()
+        if not self._in_flight:
+            # the checks of this loop step go together; while a script call is out, the next ones gather
+            self._in_flight = True
+            asyncio.get_running_loop().call_soon(self._flush, context=contextvars.Context())
         try:
             wait_us = await future
         except Exception as exc:
@@ -211,12 +212,15 @@ class SharedRateLimiter(RateLimiter):
         return wait_us / 1_000_000
 
     def _flush(self) -> None:
-        batch, self._batch = self._batch, []
+        batch, self._batch = self._batch[:MAX_BATCH], self._batch[MAX_BATCH:]
         if not batch:
+            self._in_flight = False
             return
         task = asyncio.ensure_future(self._decide(batch))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+        # the batch is no request's own: the next flush runs outside any caller's trace context
+        task.add_done_callback(lambda _: self._flush(), context=contextvars.Context())
 
     async def _decide(self, batch: list[tuple[str, str, asyncio.Future[int]]]) -> None:
         try:

@@ -106,6 +106,7 @@ def create_app(settings: ProductSettings) -> FastAPI:
     service = ProductService(settings, storage, migrations=MIGRATIONS)
     register_handlers(service)
     service.checks.append(lambda: stock_figures(service.db))  # type: ignore[arg-type]
+    service.track_revocations()  # a logged-out or withdrawn member's token is refused here within seconds
     if settings.demo:
         async def demo() -> None:
             if settings.migrate_in_subprocess:  # like the migrations: Pillow & co. stay out of this process

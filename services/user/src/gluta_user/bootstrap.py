@@ -16,7 +16,7 @@ from gluta_kit.logging import get_logger
 from gluta_kit.service import Service
 from gluta_user.admin.service import ensure_admin
 from gluta_user.auth.keys import KeyRing, purge_keys, resolve_secret
-from gluta_user.auth.models import RefreshToken
+from gluta_user.auth.models import RefreshToken, TokenRevocation
 from gluta_user.auth.throttle import LoginThrottle, RedisLoginThrottle
 from gluta_user.clock import Clock, SystemClock
 from gluta_user.context import UserContext, unit_of_work_factory
@@ -93,11 +93,12 @@ def write_demo_accounts(data_dir: Path, accounts: list[dict[str, str]]) -> None:
 
 
 async def purge_expired(ctx: UserContext, keep_seconds: float = 24 * 3600) -> None:
-    """Delete refresh and reset tokens, throttle counters and keys that stopped mattering a while ago."""
+    """Delete refresh and reset tokens, revocations, throttle counters and keys that stopped mattering a while ago."""
     cutoff = ctx.clock.now() - timedelta(seconds=keep_seconds)
     async with ctx.uow() as uow:
         await uow.session.execute(delete(RefreshToken).where(RefreshToken.expires_at < cutoff))
         await uow.session.execute(delete(PasswordResetToken).where(PasswordResetToken.expires_at < cutoff))
+        await uow.session.execute(delete(TokenRevocation).where(TokenRevocation.expires_at < cutoff))
         await uow.commit()
     await ctx.throttle.purge(keep_seconds)
     await purge_keys(ctx.db, ctx.clock, ctx.keyring.publish_seconds_after_retirement + keep_seconds)
