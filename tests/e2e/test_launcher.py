@@ -159,6 +159,12 @@ def test_gluta_up_starts_everything_and_stops_cleanly(
     assert table.returncode == 0
     assert "total RSS:" in table.stdout
 
+    # the demo data holds every invariant; the services are found through processes.json
+    check = subprocess.run([sys.executable, "-m", "gluta_cli", "check", "--settle", "20", "--data-dir", str(data_dir)],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "all 9 invariants hold" in check.stdout, check.stdout
+
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=STOP_TIMEOUT + 5) == 0, text()
     assert wait_until(lambda: all(pid_gone(r["pid"], r.get("createTime")) for r in records), STOP_TIMEOUT), [

@@ -15,24 +15,70 @@ from sqlalchemy import func, select
 
 from gluta_contracts import IntegrationEvent, MemberRegistered, ProductChanged, StockRejected, StockReserved
 from gluta_contracts.events import OrderLine, ShortLine
+from gluta_kit.http import Instances, ServiceClient
 from gluta_kit.models import OutboxMessage
 from gluta_kit.testing import TestKeys, make_settings, running, server_url, temp_database
 from gluta_order.app import create_app
 from gluta_order.bootstrap import OrderContext
 from gluta_order.settings import OrderSettings
+from gluta_order.snapshot.reader import ProductReader
 from gluta_order.wallet.models import CHARGE, PAYMENT, REFUND, LedgerEntry, Wallet
 
 RECEIVER = {"name": "Kim Gluta", "phoneNumber": "010-1234-5678", "postNumber": "06236",
             "address": "Seoul, Gangnam-gu, Teheran-ro 1", "addressDetail": "101"}
 
 
+class CatalogStandIn:
+    """A stand-in of the product service's `GET /products/{id}` (the order service's read-through asks it).
+
+    It knows what the test put in it; `calls` counts the questions; `answer_status` forces another answer.
+    """
+
+    def __init__(self) -> None:
+        self.products: dict[int, dict[str, Any]] = {}
+        self.calls: list[int] = []
+        self.answer_status: int | None = None
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def detail(request: Request) -> JSONResponse:
+            product_id = int(request.path_params["product_id"])
+            self.calls.append(product_id)
+            if self.answer_status is not None:
+                return JSONResponse({"code": "BROKEN"}, status_code=self.answer_status)
+            product = self.products.get(product_id)
+            if product is None:
+                return JSONResponse({"status": 404, "code": "PRODUCT_NOT_FOUND", "title": "No such product"},
+                                    status_code=404, media_type="application/problem+json")
+            return JSONResponse(product)
+
+        self.app = Starlette(routes=[Route("/products/{product_id:int}", detail)])
+
+    def put(self, product_id: int, *, name: str, unit_price: int, quantity: int,
+            thumbnail_url: str | None = None) -> None:
+        """Let the stand-in answer this product (a ProductDetail's fields the order service reads)."""
+        self.products[product_id] = {"productId": product_id, "name": name, "unitPrice": unit_price,
+                                     "quantity": quantity, "thumbnailUrl": thumbnail_url, "soldOut": quantity <= 0}
+
+    def reader(self) -> ProductReader:
+        """A reader whose kit client (instances, retries, breaker) talks to this stand-in in process."""
+        import httpx
+
+        client = ServiceClient("product", Instances(None, {"product": ["http://product.test"]}), timeout=2.0,
+                               retries=1, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app)))
+        return ProductReader(lambda: client)
+
+
 class OrderEnv:
     """A running order service and the moves tests make against it."""
 
-    def __init__(self, client: Any, app: Any, keys: TestKeys) -> None:
+    def __init__(self, client: Any, app: Any, keys: TestKeys, catalog: CatalogStandIn | None = None) -> None:
         self.client = client
         self.app = app
         self.keys = keys
+        self.catalog = catalog or CatalogStandIn()
         self.ctx: OrderContext = app.state.order
         self.service = self.ctx.service
         self.bus = self.service.bus
@@ -52,6 +98,11 @@ class OrderEnv:
     async def product(self, product_id: int, unit_price: int = 10_000, quantity: int = 100, *, on_sale: bool = True,
                       name: str | None = None, occurred_at: datetime | None = None) -> None:
         extra = {"occurred_at": occurred_at} if occurred_at else {}
+        if on_sale:  # the product service itself knows what its events said
+            self.catalog.put(product_id, name=name or f"product {product_id}", unit_price=unit_price,
+                             quantity=quantity, thumbnail_url=f"/images/{product_id}")
+        else:
+            self.catalog.products.pop(product_id, None)
         await self.publish(ProductChanged(product_id=product_id, name=name or f"product {product_id}",
                                           unit_price=unit_price, thumbnail_url=f"/images/{product_id}",
                                           on_sale=on_sale, quantity=quantity, **extra))
@@ -154,13 +205,18 @@ def order_app(tmp_path: Path, keys: TestKeys) -> AppFactory:
     `database_url` is given) with an in-memory bus."""
 
     @asynccontextmanager
-    async def start(prepare: Callable[[Any], None] | None = None, **overrides: Any) -> AsyncIterator[OrderEnv]:
+    async def start(prepare: Callable[[Any], None] | None = None, catalog: bool = True,
+                    **overrides: Any) -> AsyncIterator[OrderEnv]:
+        """`catalog=False` leaves the product service's reads to the settings (`static_instances`...)."""
         settings = make_settings(OrderSettings, tmp_path, **{"sweeper_interval_seconds": 3600, **overrides})
         app = create_app(settings)
+        stand_in = CatalogStandIn()
+        if catalog:
+            app.state.order.products = stand_in.reader()
         if prepare is not None:
             prepare(app)  # e.g. subscribe a stand-in of the product service before the bus starts
         async with running(app, keys=keys) as client:
-            yield OrderEnv(client, app, keys)
+            yield OrderEnv(client, app, keys, stand_in)
 
     return start
 

@@ -511,6 +511,64 @@ class Bus:
             await js.add_stream(StreamConfig(name=self.stream_name, subjects=self.stream_subjects,
                                              duplicate_window=120, max_age=7 * 24 * 3600))
 
+    async def consumer_backlog(self) -> list[dict[str, Any]] | None:
+        """Return, per consumer of this service, what waits on the broker (None where it is not measured).
+
+        JetStream: messages not yet delivered (`waiting`), delivered but not acknowledged (`unacknowledged`),
+        redeliveries, and how long ago the consumer last acknowledged one. Kafka: the group's lag (`waiting`:
+        end offsets − committed offsets), without timing (`lagOnly`). Redis Streams: None (not measured).
+        Raises when the broker cannot be asked.
+        """
+        if self.in_memory:
+            return None
+        if self.kind == "kafka":
+            return await self._kafka_lag()
+        if self.kind != "nats":
+            return None
+        from datetime import UTC, datetime
+
+        js = self.broker.config.connection_state.stream  # type: ignore[attr-defined]
+        now = datetime.now(UTC)
+        backlog = []
+        for sub in self.subscriptions:
+            if sub.broadcast:
+                continue
+            info = await js.consumer_info(self.stream_name, _durable_name(f"{sub.consumer}-{sub.topic}"))
+            last_ack = info.ack_floor.last_active if info.ack_floor else None
+            backlog.append({
+                "consumer": sub.consumer, "topic": sub.topic, "waiting": int(info.num_pending or 0),
+                "unacknowledged": int(info.num_ack_pending or 0), "redelivered": int(info.num_redelivered or 0),
+                "lastAckSecondsAgo": round((now - last_ack).total_seconds(), 3) if last_ack else None,
+                "ageSeconds": round((now - info.created).total_seconds(), 3) if info.created else None,
+            })
+        return backlog
+
+    async def _kafka_lag(self) -> list[dict[str, Any]]:
+        """Each consumer group's lag over its topics' partitions, read with this bus's own running consumers."""
+        from aiokafka import TopicPartition
+
+        groups = [sub for sub in self.subscriptions if not sub.broadcast]
+        # a consumer this process already runs answers for the end offsets (no extra connection to set up)
+        reader = next((s.consumer for s in self._kafka_subscribers if getattr(s, "consumer", None) is not None), None)
+        if not groups or reader is None:
+            return []
+        admin = self.broker.config.admin_client  # type: ignore[attr-defined]
+        backlog = []
+        for sub in groups:
+            topic = self.wire(sub.topic)
+            partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
+            committed = await admin.list_consumer_group_offsets(self.group(sub.consumer), partitions=partitions)
+            ends = await reader.end_offsets(partitions)
+            starts = await reader.beginning_offsets(partitions)
+            waiting = 0
+            for partition in partitions:
+                done = committed.get(partition)
+                position = done.offset if done is not None and done.offset >= 0 else starts[partition]
+                waiting += max(0, ends[partition] - position)
+            backlog.append({"consumer": sub.consumer, "topic": sub.topic, "waiting": waiting, "unacknowledged": 0,
+                            "redelivered": 0, "lastAckSecondsAgo": None, "ageSeconds": None, "lagOnly": True})
+        return backlog
+
     async def stop(self) -> None:
         """Stop consuming and close the connection."""
         await self.broker.stop()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, event, insert, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 
 KIT_MIGRATIONS = str(Path(__file__).parent / "migrations")
 
@@ -116,6 +117,24 @@ class Database:
             await conn.run_sync(_upgrade, KIT_MIGRATIONS, "kit_alembic_version")
         async with self.write_engine.begin() as conn:
             await conn.run_sync(_upgrade, str(script_location), version_table)
+
+    @asynccontextmanager
+    async def consistent_reads(self) -> AsyncIterator[AsyncConnection]:
+        """Yield a read connection whose statements all see one snapshot (reports whose figures must add up).
+
+        SQLite's driver runs each SELECT in its own snapshot unless a transaction is open, so one is opened;
+        PostgreSQL reads at REPEATABLE READ; MariaDB/MySQL's default (REPEATABLE READ) already does it.
+        Nothing is written: the transaction is rolled back.
+        """
+        async with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            elif self.dialect == "sqlite":
+                await conn.exec_driver_sql("BEGIN")
+            try:
+                yield conn
+            finally:
+                await conn.rollback()
 
     async def ping(self) -> None:
         """Run a trivial query; raises when the database is unreachable."""

@@ -95,6 +95,8 @@ class Service:
         self.on_start: list[Hook] = []
         self.on_stop: list[Hook] = []
         self.on_reload: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
+        # the service's own invariants for `gluta check` (`/internal/check`): each returns {name: figures}
+        self.checks: list[Callable[[], Awaitable[dict[str, Any]]]] = []
         self._clients: dict[str, ServiceClient] = {}
         self.revocations: RevocationSync | None = None
         self._revocation_source: Source | None = None
@@ -341,6 +343,38 @@ class Service:
             "settings": {k: getattr(self.settings, k) for k in sorted(self.settings.reloadable_fields())},
         }
 
+    async def _check(self, request: Request) -> dict[str, Any]:
+        """The figures `gluta check` combines: this service's own invariants, its outbox, consumers, dead letters.
+
+        Each part is computed over this service's own database and broker consumers only; a part that
+        cannot be computed says why (`error`) instead of failing the whole answer.
+        """
+        self._check_internal(request)
+
+        async def part(compute: Callable[[], Awaitable[Any]]) -> Any:
+            try:
+                return await compute()
+            except Exception as exc:
+                log.warning("check.part_failed", error=repr(exc))
+                return {"error": repr(exc)[:300]}
+
+        answer: dict[str, Any] = {"service": self.name, "instanceId": self.registration.instance_id}
+        if self.relay:
+            answer["outbox"] = await part(self.relay.lag)
+        if self.dead_letters:
+            answer["deadLetters"] = await part(self.dead_letters.count)
+        if self.bus:
+            answer["consumers"] = await part(self.bus.consumer_backlog)
+        invariants: dict[str, Any] = {}
+        for compute in self.checks:
+            found = await part(compute)
+            if isinstance(found, dict) and "error" not in found:
+                invariants.update(found)
+            else:
+                invariants.setdefault("errors", []).append(found.get("error") if isinstance(found, dict) else found)
+        answer["invariants"] = invariants
+        return answer
+
     def _operations_router(self) -> APIRouter:
         from fastapi import APIRouter
 
@@ -370,6 +404,10 @@ class Service:
         @router.get("/internal/status")
         async def status(request: Request) -> dict[str, Any]:
             return await service._status(request)
+
+        @router.get("/internal/check")
+        async def check(request: Request) -> Response:
+            return Response(orjson.dumps(await service._check(request)), media_type="application/json")
 
         @router.get("/internal/revocations")
         async def revocations(request: Request) -> dict[str, Any]:
@@ -401,13 +439,17 @@ class Service:
         async def status(request: Request) -> Response:
             return json(await self._status(request))
 
+        async def check(request: Request) -> Response:
+            return json(await self._check(request))
+
         async def revocations(request: Request) -> Response:
             return json(await self._revocations_list(request))
 
         return [Route("/health", health), Route("/ready", ready), Route("/metrics", metrics),
                 Route("/internal/dlq", dlq_list), Route("/internal/dlq/{dead_letter_id:int}/redrive", dlq_redrive,
                                                         methods=["POST"]),
-                Route("/internal/status", status), Route("/internal/revocations", revocations)]
+                Route("/internal/status", status), Route("/internal/check", check),
+                Route("/internal/revocations", revocations)]
 
 
 GC_YOUNG_THRESHOLD = 20_000

@@ -10,6 +10,7 @@ from gluta_kit.logging import get_logger
 from gluta_kit.service import Service
 from gluta_order.bootstrap import build_context
 from gluta_order.cart.router import router as cart_router
+from gluta_order.check.service import order_figures
 from gluta_order.checkout.router import router as checkout_router
 from gluta_order.checkout.sweeper import Sweeper
 from gluta_order.coupon.fastpath import ClaimFastPath
@@ -30,6 +31,7 @@ def create_app(settings: OrderSettings) -> FastAPI:
     service = Service(settings, migrations=MIGRATIONS)
     ctx = build_context(settings, service)
     register_handlers(ctx)
+    service.checks.append(lambda: order_figures(ctx))
     service.track_revocations()  # a logged-out or withdrawn member's token is refused here within seconds
     sweeper = Sweeper(db=ctx.db, uow_factory=ctx.uow, clock=lambda: ctx.clock(),
                       timeout_seconds=lambda: settings.checkout_timeout_seconds,

@@ -17,6 +17,7 @@ from gluta_kit.service import Service
 from gluta_kit.uow import UnitOfWork
 from gluta_order.coupon.gate import CouponDirectory, CouponGate, LockGate, RedisGate, SqlGate
 from gluta_order.settings import OrderSettings
+from gluta_order.snapshot.reader import ProductReader
 from gluta_order.wallet.payment import PaymentProvider, PortOneProvider, SandboxProvider
 
 
@@ -61,6 +62,7 @@ class OrderContext:
     payments: PaymentProvider
     gate: CouponGate
     coupons: CouponDirectory
+    products: ProductReader
     clock: Callable[[], datetime] = field(default=utcnow)
     writer_lock: asyncio.Lock | None = None
 
@@ -104,9 +106,12 @@ def build_context(settings: OrderSettings, service: Service) -> OrderContext:
     db = service.db
     assert db is not None
     lock = asyncio.Lock() if db.dialect == "sqlite" else None
+    products = ProductReader(lambda: service.client("product", timeout=settings.product_lookup_timeout_seconds,
+                                                    retries=settings.product_lookup_retries))
     return OrderContext(settings=settings, service=service, payments=build_payments(settings),
                         gate=build_gate(settings, service, lambda: QueuedUnitOfWork(db, lock)),
-                        coupons=CouponDirectory(db, settings.coupon_cache_seconds), writer_lock=lock)
+                        coupons=CouponDirectory(db, settings.coupon_cache_seconds), products=products,
+                        writer_lock=lock)
 
 
 async def get_context(request: Request) -> OrderContext:

@@ -19,6 +19,12 @@ class OrderSettings(ServiceSettings):
     sweeper_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     sweeper_batch_size: int = Field(default=200, ge=1, le=10_000)
 
+    # --- the product copy ---------------------------------------------------------------------------
+    # a product the local copy does not know yet is asked of the product service (GET /products/{id}):
+    # each attempt waits this long, and a failed one is tried again this many times on another instance
+    product_lookup_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    product_lookup_retries: int = Field(default=1, ge=0, le=5)
+
     # --- first-come coupons -----------------------------------------------------------------------
     # redis: one Lua script in Redis (needs redis_url); sql: one conditional UPDATE; lock: SELECT ... FOR UPDATE
     # (the pessimistic baseline, for the benchmark). Default: redis when redis_url is set, else sql.

@@ -16,6 +16,7 @@ from gluta_kit.errors import problem
 from gluta_kit.service import Service
 from gluta_product.banner.router import router as banner_router
 from gluta_product.catalog.router import router as catalog_router
+from gluta_product.check.service import stock_figures
 from gluta_product.events import register_handlers
 from gluta_product.image.router import router as image_router
 from gluta_product.image.storage import ImageStorage, storage_from_url
@@ -104,6 +105,7 @@ def create_app(settings: ProductSettings) -> FastAPI:
     storage = image_storage(settings)
     service = ProductService(settings, storage, migrations=MIGRATIONS)
     register_handlers(service)
+    service.checks.append(lambda: stock_figures(service.db))  # type: ignore[arg-type]
     service.track_revocations()  # a logged-out or withdrawn member's token is refused here within seconds
     if settings.demo:
         async def demo() -> None:

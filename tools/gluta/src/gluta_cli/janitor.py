@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gluta_cli import paths
 from gluta_cli.console import format_table
+from gluta_cli.instances import instance_urls
 from gluta_kit.settings import ConfigServiceSource
 
 # The services that own files and serve /internal/janitor/run: the default of `janitor_services`.
@@ -231,24 +232,8 @@ def candidate_urls(name: str, settings: JanitorSettings, data_dir: Path, *, loca
 
     `local_only` (the schedule inside `gluta up`) keeps only the launcher's own processes.
     """
-    if not local_only and settings.static_instances.get(name):
-        return [u.rstrip("/") for u in settings.static_instances[name]]
-    records = sorted((r for r in paths.read_processes(data_dir) or [] if r.name == name and r.url),
-                     key=lambda r: r.instance)
-    urls = [r.url.rstrip("/") for r in records]
-    if local_only:
-        return urls
-    if settings.discovery_url and client is not None:
-        try:
-            response = client.get(f"{settings.discovery_url.rstrip('/')}/instances/{name}", timeout=2.0)
-            if response.status_code == 200:
-                urls += [str(i["url"]).rstrip("/") for i in response.json()
-                         if isinstance(i, dict) and i.get("url") and i.get("status", "UP") == "UP"]
-        except (httpx.HTTPError, ValueError, TypeError, KeyError):
-            pass  # discovery is optional: processes.json and the default port still work
-    if name in paths.SERVICE_PORTS:
-        urls.append(f"http://{paths.HOST}:{paths.SERVICE_PORTS[name]}")
-    return list(dict.fromkeys(urls))
+    return instance_urls(name, data_dir, static=settings.static_instances, discovery_url=settings.discovery_url,
+                         client=client, local_only=local_only)
 
 
 def _describe(response: httpx.Response) -> str:

@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from gluta_cli.commands import admin, config, dlq, janitor, logs, mail, status, up
+from gluta_cli.commands import admin, check, config, dlq, janitor, logs, mail, status, up
 
 # Command groups, in `gluta --help` order. Each module has `register(subparsers)` that adds its
 # subcommand(s) and sets `func(args) -> int` on them. Register new groups (e.g. janitor) here.
-COMMAND_GROUPS: list[ModuleType] = [up, status, logs, dlq, config, admin, mail, janitor]
+COMMAND_GROUPS: list[ModuleType] = [up, status, logs, check, dlq, config, admin, mail, janitor]
 
 
 def build_parser() -> argparse.ArgumentParser:

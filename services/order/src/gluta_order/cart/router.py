@@ -27,14 +27,14 @@ async def add_item(body: CartItemCreate, member: CurrentMember, ctx: Ctx,
     """Add units of a product to the caller's cart."""
     return await service.add_item(uow_factory=ctx.uow, db=ctx.db, member_id=member.member_id,
                                   product_id=body.product_id, quantity=body.quantity, now=ctx.clock(),
-                                  key=idempotency_key)
+                                  products=ctx.products, key=idempotency_key)
 
 
 @router.patch("/cart/items/{cart_item_id}", response_model=CartItemRead)
 async def update_item(cart_item_id: EntityId, body: CartItemUpdate, member: CurrentMember, ctx: Ctx) -> CartItemRead:
     """Change the quantity of a cart line."""
-    return await service.set_quantity(uow=ctx.uow(), member_id=member.member_id, cart_item_id=cart_item_id,
-                                      quantity=body.quantity, now=ctx.clock())
+    return await service.set_quantity(uow_factory=ctx.uow, member_id=member.member_id, cart_item_id=cart_item_id,
+                                      quantity=body.quantity, now=ctx.clock(), products=ctx.products)
 
 
 @router.delete("/cart/items/{cart_item_id}", status_code=204)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gluta_order.coupon.exceptions import CouponNotUsable
-from gluta_order.snapshot.exceptions import ProductNotFound
+from gluta_order.snapshot.exceptions import ProductNotFound, ProductUnknown
 
 
 @dataclass(frozen=True)
@@ -101,12 +101,17 @@ def price_order(wanted: Sequence[WantedLine], products: Mapping[int, ProductPric
                 coupons: Mapping[int, HeldCoupon], *, member_id: int, now: datetime) -> PricedOrder:
     """Price every line from the snapshot and apply each line's coupon after checking it.
 
-    A coupon's minimum order amount is compared with the order's total before discounts.
+    A coupon's minimum order amount is compared with the order's total before discounts. Products the
+    snapshot does not know raise `ProductUnknown` (the caller reads them through); known products that are
+    not on sale raise `ProductNotFound`.
     """
+    unknown = [line.product_id for line in wanted if line.product_id not in products]
+    if unknown:
+        raise ProductUnknown(unknown)
     gross: list[tuple[WantedLine, ProductPrice]] = []
     for line in wanted:
-        product = products.get(line.product_id)
-        if product is None or not product.on_sale:
+        product = products[line.product_id]
+        if not product.on_sale:
             raise ProductNotFound(f"product {line.product_id} is not for sale")
         gross.append((line, product))
     total = sum(p.unit_price * w.quantity for w, p in gross)

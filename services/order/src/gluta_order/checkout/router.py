@@ -22,7 +22,7 @@ async def place(body: OrderCreate, member: CurrentMember, ctx: Ctx, idempotency_
     """Place an order: it answers PENDING at once and ends CONFIRMED or CANCELLED within seconds."""
     key = require_key(idempotency_key)
     answer = await service.place_order(uow_factory=ctx.uow, db=ctx.db, member_id=member.member_id,
-                                       body=body, key=key, now=ctx.now())
+                                       body=body, key=key, now=ctx.now(), products=ctx.products)
     # already an OrderRead in JSON form (built so, or stored so): sent as is, not validated a second time
     return Response(orjson.dumps(answer), status_code=202, media_type="application/json")
 

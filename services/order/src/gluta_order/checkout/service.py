@@ -39,6 +39,8 @@ from gluta_order.common import recall_answer, recall_in, sales_date
 from gluta_order.coupon.exceptions import CouponNotUsable
 from gluta_order.coupon.models import Coupon, MemberCoupon
 from gluta_order.snapshot.models import ProductSnapshot
+from gluta_order.snapshot.reader import ProductReader
+from gluta_order.snapshot.service import with_read_through
 from gluta_order.wallet.models import REFUND
 from gluta_order.wallet.service import RETURNING_UPDATES, credit, debit
 
@@ -170,11 +172,13 @@ def _event_lines(lines: Iterable[Any]) -> list[OrderLine]:
 
 
 async def place_order(*, uow_factory: UowFactory, db: Database, member_id: int, body: OrderCreate, key: str,
-                      now: datetime) -> dict[str, Any]:
+                      now: datetime, products: ProductReader) -> dict[str, Any]:
     """Place an order (PENDING) once per Idempotency-Key; return its JSON view.
 
     One transaction does it all: the first answer to this key if there is one, else the pricing reads,
     the writes and the key's answer (on SQLite that is one short turn of the write lock, run inline).
+    A product the snapshot does not know yet is read through from the product service first (outside
+    the transaction), then the transaction runs again.
     """
     try:
         async def work() -> dict[str, Any]:
@@ -189,7 +193,7 @@ async def place_order(*, uow_factory: UowFactory, db: Database, member_id: int, 
                 await uow.commit()
                 return answer
 
-        return await retry_transient(work)
+        return await with_read_through(lambda: retry_transient(work), reader=products, uow_factory=uow_factory)
     except Exception:
         # a concurrent request with the same key may have won (or the first answer made the coupon used)
         stored = await recall_answer(db, CHECKOUT_SCOPE, member_id, key)

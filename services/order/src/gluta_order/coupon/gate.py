@@ -504,6 +504,22 @@ class RedisGate:
         return {c.coupon_id: max(c.issued, int(v)) if v is not None else c.issued for c, v in zip(coupons, values,
                                                                                                  strict=True)}
 
+    async def counters(self, coupon_ids: list[int]) -> dict[int, tuple[int | None, int]]:
+        """Return each coupon's counter (None when not set up) and the size of its member set (`gluta check`)."""
+        found: dict[int, tuple[int | None, int]] = {}
+        for start in range(0, len(coupon_ids), 500):
+            chunk = coupon_ids[start:start + 500]
+            pipe = self.redis.pipeline(transaction=False)
+            for coupon_id in chunk:
+                members, count = self.keys(coupon_id)
+                pipe.get(count)
+                pipe.scard(members)
+            values = await pipe.execute()
+            for i, coupon_id in enumerate(chunk):
+                count, size = values[2 * i], values[2 * i + 1]
+                found[coupon_id] = (None if count is None else int(count), int(size or 0))
+        return found
+
     async def forget(self, coupon_id: int) -> None:
         """Delete a coupon's keys (tests, and after a coupon is gone for good)."""
         await self.redis.delete(*self.keys(coupon_id))

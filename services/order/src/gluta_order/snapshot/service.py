@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gluta_contracts import MemberRegistered, MemberUpdated, MemberWithdrawn, ProductChanged
-from gluta_kit.db import insert_ignore
+from gluta_kit.db import insert_ignore, retry_transient
 from gluta_kit.uow import UnitOfWork
+from gluta_order.snapshot.exceptions import ProductNotFound, ProductUnknown
 from gluta_order.snapshot.models import MemberSnapshot, ProductSnapshot
+from gluta_order.snapshot.reader import Fetched, ProductReader
+
+T = TypeVar("T")
 
 PRODUCT_CONSUMER = "order-product-snapshot"
 MEMBER_CONSUMER = "order-member-snapshot"
@@ -31,6 +37,58 @@ async def apply_product_changed(*, uow: UnitOfWork, event: ProductChanged) -> No
         }
         await _upsert_newer(uow, ProductSnapshot, ProductSnapshot.product_id, event.product_id, values)
         await uow.commit()
+
+
+async def read_through(*, reader: ProductReader, uow_factory: Callable[[], UnitOfWork],
+                       product_ids: Iterable[int]) -> None:
+    """Ask the product service for products the copy does not know, and keep what it answers.
+
+    Raises ProductNotFound when the product service says one does not exist, CatalogUnavailable (503) when
+    it cannot answer. What is stored carries the time the question was asked as its `changed_at`: an event
+    emitted after that may be newer than the answer, so it still applies; older ones do not overwrite it.
+    """
+    ids = sorted(set(product_ids))
+    answers = await asyncio.gather(*(reader.fetch(pid) for pid in ids), return_exceptions=True)
+    found = [a for a in answers if isinstance(a, Fetched) and a.facts is not None]
+    if found:
+        await store_products(uow_factory=uow_factory, fetched=found)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    missing = [a.product_id for a in answers if isinstance(a, Fetched) and a.facts is None]
+    if missing:
+        raise ProductNotFound(f"product {missing[0]} is not for sale")
+
+
+async def store_products(*, uow_factory: Callable[[], UnitOfWork], fetched: Iterable[Fetched]) -> None:
+    """Keep products read from the product service, unless a newer change is already stored."""
+    async def work() -> None:
+        async with uow_factory() as uow:
+            for answer in fetched:
+                product = answer.facts
+                assert product is not None
+                values = {"name": product.name[:200], "unit_price": product.unit_price,
+                          "thumbnail_url": product.thumbnail_url[:500] if product.thumbnail_url else None,
+                          "on_sale": product.on_sale, "quantity": max(0, product.quantity),
+                          "changed_at": answer.asked_at}
+                await _upsert_newer(uow, ProductSnapshot, ProductSnapshot.product_id, product.product_id, values)
+            await uow.commit()
+
+    await retry_transient(work)
+
+
+async def with_read_through(work: Callable[[], Awaitable[T]], *, reader: ProductReader,
+                            uow_factory: Callable[[], UnitOfWork]) -> T:
+    """Run `work`; if it met products the copy does not know, read them through and run it once more.
+
+    The hot path pays nothing: only a miss (`ProductUnknown`, raised where the copy is read) costs a call
+    to the product service, made outside any transaction (no database lock is held while waiting for it).
+    """
+    try:
+        return await work()
+    except ProductUnknown as unknown:
+        await read_through(reader=reader, uow_factory=uow_factory, product_ids=unknown.product_ids)
+    return await work()
 
 
 async def apply_member_event(*, uow: UnitOfWork, event: MemberRegistered | MemberUpdated | MemberWithdrawn,

@@ -34,6 +34,9 @@ class Product(Base):
     product_type_id: Mapped[int | None] = mapped_column(ForeignKey("product_type.id"), nullable=True)
     unit_price: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(Integer)
+    # every unit an administrator ever put on the shelf (create, and the difference of each edit): with the
+    # reservations and units sold it proves the stock (`gluta check`: quantity + reserved == received − sold)
+    received: Mapped[int] = mapped_column(BigInteger, server_default="0")
     like_count: Mapped[int] = mapped_column(Integer, default=0)
     units_sold: Mapped[int] = mapped_column(Integer, default=0)
     thumbnail_image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id"), nullable=True)

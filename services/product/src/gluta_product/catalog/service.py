@@ -363,7 +363,11 @@ async def index_grams(session: AsyncSession, dialect: str, product_id: int, old_
 
 
 def _apply(product: Product, data: ProductWrite, dialect: str, thumbnail: int | None) -> None:
+    """Copy an administrator's write onto a product (locked by the caller when it exists)."""
     content = sanitize_html(data.content)
+    # the administrator sets the quantity absolutely: what was received moves by the difference, in the same
+    # transaction, on the row the caller holds locked (so a reservation cannot slip in between)
+    product.received = (product.received or 0) + data.quantity - (product.quantity or 0)
     product.name = data.name
     product.sort_name = data.name.lower()
     product.description = data.description
@@ -414,7 +418,7 @@ async def create_product(uow: UnitOfWork, data: ProductWrite) -> ProductDetail:
     session = uow.session
     thumbnail = await _check_refs(session, data)
     now = utcnow()
-    product = Product(like_count=0, units_sold=0, created_at=now, updated_at=now)
+    product = Product(like_count=0, units_sold=0, quantity=0, received=0, created_at=now, updated_at=now)
     _apply(product, data, uow.db.dialect, thumbnail)
     session.add(product)
     await session.flush()
