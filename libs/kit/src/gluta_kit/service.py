@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from gluta_contracts import ConfigRefreshed
 from gluta_kit.discovery import Registration
-from gluta_kit.errors import AppError, Forbidden, install_error_handlers
+from gluta_kit.errors import AppError, Forbidden, install_error_handlers, install_problem_docs
 from gluta_kit.http import Instances, ServiceClient
 from gluta_kit.logging import get_logger, set_level, setup_logging
 from gluta_kit.observability import Metrics, RequestContextMiddleware
@@ -240,6 +240,7 @@ class Service:
         app.state.service = self
         app.state.verifier = self.verifier
         install_error_handlers(app)
+        install_problem_docs(app)
         app.add_middleware(BodyLimit, json_bytes=max_body_bytes, upload_bytes=max_upload_bytes)
         app.add_middleware(RequestContextMiddleware, metrics=self.metrics)  # outside: 413s are traced and logged
         for router in routers:
