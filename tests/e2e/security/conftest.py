@@ -4,7 +4,7 @@ One set of real processes for the whole folder (`attacked`): NATS, discovery, us
 the gateway on free ports, with three changes to their settings, said here once:
 - the gateway's rate limits are out of the way (the fuzzer and the login storm come from one address;
   the gateway's own limits have their tests in services/gateway), so what answers is the service;
-- the user service's lockout lasts 4 s instead of 5 minutes, so the owner can log in again within a test;
+- the user service's lockout lasts 10 s instead of 5 minutes, so the owner can log in again within a test;
 - the user service encrypts its signing keys with a secret this file knows, so the tests can sign tokens
   with the real key (expired ones, wrong issuer) — what an attacker who stole nothing cannot do.
 
@@ -39,7 +39,7 @@ RECEIVER = {"name": "김지수", "phoneNumber": "010-1234-5678", "postNumber": "
 SETTINGS = {
     "gateway": {"GLUTA_RATE_LIMIT_GUEST_PER_SECOND": "100000", "GLUTA_RATE_LIMIT_GUEST_BURST": "100000",
                 "GLUTA_RATE_LIMIT_MEMBER_PER_SECOND": "100000", "GLUTA_RATE_LIMIT_MEMBER_BURST": "100000"},
-    "user": {"GLUTA_KEY_ENCRYPTION_SECRET": SIGNING_SECRET, "GLUTA_LOGIN_LOCKOUT_SECONDS": "4"},
+    "user": {"GLUTA_KEY_ENCRYPTION_SECRET": SIGNING_SECRET, "GLUTA_LOGIN_LOCKOUT_SECONDS": "10"},
 }
 
 
@@ -154,7 +154,7 @@ class Attack:
         return int(self.ok(self.call("POST", "product", "/images", self.admin, files=files), 201)["imageId"])
 
     def new_product(self, type_id: int, **fields: Any) -> int:
-        body = {"name": f"울 니트 {uuid.uuid4().hex[:6]}", "description": "따뜻한 니트", "content": "<p>울 100%</p>",
+        body = {"name": f"울 니트 {uuid.uuid4().hex[:6]}", "description": "따뜻한 니트", "content": "<p>울 소재</p>",
                 "productTypeId": type_id, "productStyles": ["보안"], "unitPrice": 10_000, "quantity": 1_000,
                 "imageIds": []}
         body.update(fields)
