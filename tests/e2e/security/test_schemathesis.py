@@ -130,7 +130,9 @@ def test_every_public_operation_answers_as_documented(service: str, actors: Any,
     seconds = time.monotonic() - started
     output = run.stdout + run.stderr
     summary = [line.strip() for line in output.splitlines() if "generated" in line and "passed" in line]
-    record_property("schemathesis", f"{service}: {operations} operations, {' '.join(summary)}, {seconds:.0f} s")
+    figures = f"{service}: {operations} operations, {' '.join(summary)}, {seconds:.0f} s"
+    record_property("schemathesis", figures)
+    print(figures)
     assert junit.exists(), output[-4000:]
     tested, found = failures(junit)
     assert tested >= operations, f"schemathesis tested {tested} of {operations} operations\n{output[-4000:]}"

@@ -37,7 +37,9 @@ def front_ends(attacked: Any) -> Iterator[dict[str, str]]:
     """The storefront and the admin console, started on the attacked system for this module."""
     cluster = attacked.cluster
     for name in ("storefront", "admin"):
-        cluster.start(name)
+        cluster.start(name, wait=False)
+    for name in ("storefront", "admin"):
+        cluster.wait_ready(name)
     try:
         yield {"storefront": cluster.url("storefront"), "admin": cluster.url("admin")}
     finally:

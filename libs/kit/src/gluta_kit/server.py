@@ -8,9 +8,12 @@ the answer. nginx avoids it with a lingering close: it shuts down its sending si
 end of the answer), then reads and discards what the client still sends until the client closes, a
 pause, a time limit or (here) a byte limit, and only then closes.
 
-This protocol does the same whenever a connection is to be closed, or an answer is complete, while the
-body of the request being read has not fully arrived. The connection is not kept alive afterwards: the
-rest of the body is never parsed as another request. Nothing changes for requests whose body was read.
+This protocol does the same whenever a connection is to be closed while the body of the request being read
+has not fully arrived: after an answer with `Connection: close` (the 413s of the gateway and of `BodyLimit`
+say so), when the client asked for it (urllib does), on a parse error or at shutdown. A kept-alive
+connection stays as uvicorn keeps it: the rest of an unread body is parsed and dropped, and the next
+request is answered (closing it instead would race with a client about to reuse it). Nothing changes for
+requests whose body was read.
 `BodyLimit` is the middleware that refuses bodies over the limits (413) in every FastAPI service.
 """
 
@@ -97,16 +100,6 @@ class LingeringHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._receiving = False
         super().on_message_complete()
-
-    def on_response_complete(self) -> None:
-        if self._receiving and self.cycle is not None and self.cycle.response_complete and not self.lingering:
-            # answered before the body arrived: keeping the connection alive would mean parsing the rest
-            # of this body; end the connection instead, lingering so that the client gets the answer
-            self.server_state.total_requests += 1
-            self._unset_keepalive_if_required()
-            self.close_or_linger()
-            return
-        super().on_response_complete()
 
     def shutdown(self) -> None:
         if self.lingering:

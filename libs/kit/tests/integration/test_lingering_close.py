@@ -38,7 +38,10 @@ async def refuse_large_bodies(scope: Scope, receive: Receive, send: Send) -> Non
         return
     length = int(dict(scope["headers"]).get(b"content-length", b"0"))
     if length > LIMIT:
-        await problem(413, "PAYLOAD_TOO_LARGE", "Payload too large")(scope, receive, send)
+        refused = problem(413, "PAYLOAD_TOO_LARGE", "Payload too large")
+        if dict(scope["headers"]).get(b"x-keep-alive") is None:
+            refused.headers["Connection"] = "close"  # as the gateway's and BodyLimit's 413s say
+        await refused(scope, receive, send)
         return
     body = b""
     while True:
@@ -96,8 +99,8 @@ async def test_urllib_sending_3_mb_always_gets_the_413_problem() -> None:
 
 async def test_a_keep_alive_client_gets_the_413_and_its_next_request_is_answered() -> None:
     async with serving(LingeringHttpProtocol) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
-        for _ in range(3):
-            refused = await client.post("/", content=THREE_MB_JSON)
+        for keep_alive in (False, True, False):  # the connection ends after the 413, or stays
+            refused = await client.post("/", content=THREE_MB_JSON, headers={"x-keep-alive": "1"} if keep_alive else {})
             assert refused.status_code == 413
             fits = await client.post("/", content=b"12345")
             assert (fits.status_code, fits.text) == (200, "5")
