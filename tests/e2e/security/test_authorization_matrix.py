@@ -4,8 +4,9 @@ Every public route × every kind of caller, each asked twice: through the gatewa
 service (which must verify the token again and trust no header a client can send). The answers the
 rules of API.md give:
 - no token on a member or admin route: 401; a valid token of the wrong role: 403;
-- a bad token (expired, a withdrawn member's) on a member or admin route: 401; on a guest route it is
-  refused (401) or ignored (the route is for anyone), never honoured;
+- a bad token (expired, a withdrawn member's — every service refuses it within seconds of the withdrawal,
+  by the `TokensRevoked` event) on a member or admin route: 401; on a guest route it is refused (401) or
+  ignored (the route is for anyone), never honoured;
 - another member's thing (cart line, order, inquiry): 404, as if it did not exist — and the owner, asked
   next, still has it;
 - a caller the route is for gets past authorization: not 401/403 (its body may still be refused, 422),
@@ -25,7 +26,6 @@ from urllib.parse import quote
 
 import pytest
 
-import gluta_contracts
 from gluta_gateway.policy import ROUTES, Access
 
 pytestmark = pytest.mark.e2e
@@ -51,16 +51,6 @@ BODIES: dict[tuple[str, str, str], dict[str, Any]] = {
 }
 QUERIES = {("user", "GET", "/members/login-id/duplicate"): {"loginId": "nobody123"}}
 
-# A withdrawn member's token at product- and order-service: without token revocation by event (branch
-# `kafka`, which adds the `TokensRevoked` event) they verify the signature only, so it works there until it
-# expires (at most 15 minutes). Until that branch is merged, exactly these cells are expected to fail; with
-# it (checked by a trial merge) they pass, and the mark goes away by itself.
-REVOCATION_BY_EVENT = hasattr(gluta_contracts, "TokensRevoked")
-WITHDRAWN_ACCEPTED_ELSEWHERE = pytest.mark.xfail(
-    not REVOCATION_BY_EVENT, strict=True,
-    reason="a withdrawn member's access token is refused by user-service only, until branch `kafka` "
-           "(token revocation by event) lands")
-
 FORGED_HEADERS = {"X-Member-Id": "{other}", "X-User-Id": "{other}", "X-Role": "admin", "X-User-Role": "admin",
                   "X-Auth-Role": "admin", "X-Forwarded-User": "admin", "X-Authenticated-User": "{other}",
                   "X-Principal": "admin:1", "X-Internal-Token": "guess", "X-Original-URL": "/admin/members",
@@ -71,10 +61,7 @@ def cells() -> list[Any]:
     out = []
     for service, method, template, access in ROUTES:
         for caller in CALLERS:
-            marks = []
-            if caller == WITHDRAWN and service != "user" and access in (Access.MEMBER, Access.MEMBER_OR_ADMIN):
-                marks.append(WITHDRAWN_ACCEPTED_ELSEWHERE)
-            out.append(pytest.param(service, method, template, access, caller, marks=marks,
+            out.append(pytest.param(service, method, template, access, caller,
                                     id=f"{method} /api/{service}-service{template} as {caller}"))
     return out
 
