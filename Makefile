@@ -5,7 +5,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 
-.PHONY: run test install install-runtime lint clean
+.PHONY: run test e2e-production install install-runtime lint clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -26,9 +26,19 @@ install: $(UV)
 run: install-runtime
 	$(VENV)/bin/gluta up
 
-## make test — every test: lint, layer rules, unit, integration, e2e and browser tests.
+## make test — every test: lint, layer rules, unit, integration, e2e and browser tests (e2e on the local and,
+## when GLUTA_TEST_MYSQL_URL and GLUTA_TEST_REDIS_URL are set as .ci/run does, the production stack).
 test: install lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## make e2e-production — the production stack end to end: MariaDB with a database and a user per service,
+## Redis, the Kafka protocol (Tansu), two instances of gateway, product and order, started by `gluta up
+## --profile production` on free ports and removed afterwards. `make test` runs it too (both stacks).
+e2e-production: install
+	GLUTA_E2E_STACKS=production \
+	GLUTA_TEST_MYSQL_URL="$${GLUTA_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}" \
+	GLUTA_TEST_REDIS_URL="$${GLUTA_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}" \
+	$(VENV)/bin/python -m pytest tests/e2e -k production $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -272,7 +272,7 @@ async def through_gateway(stack: AsyncExitStack, client: httpx.AsyncClient, args
         async with semaphore:
             signup = await client.post(f"{users}/members", json={
                 "loginId": login_id, "password": password, "memberName": f"Bench {index}",
-                "phoneNumber": "010-0000-0000", "email": f"{login_id}@bench.gluta.test"})
+                "phoneNumber": "010-0000-0000", "email": f"{login_id}@example.com"})
             if signup.status_code != 201:
                 raise RuntimeError(f"sign-up failed: {signup.status_code} {signup.text[:200]}")
             login = await client.post(f"{users}/login", json={"loginId": login_id, "password": password})

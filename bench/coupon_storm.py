@@ -705,7 +705,7 @@ async def gateway_tokens(args: argparse.Namespace, members: list[int]) -> tuple[
     """Return member tokens (by plan member number) and an admin token, as `--token-source` says."""
     import httpx
 
-    gateway = args.gateway.rstrip("/")
+    gateway = args.gateway.split(",")[0].strip().rstrip("/")
     if args.token_source == "mint":
         keys = load_keys(Path(args.key_file))
         return ({m: keys.mint(m, "member", expires_in=3600) for m in members},
@@ -731,7 +731,7 @@ async def gateway_tokens(args: argparse.Namespace, members: list[int]) -> tuple[
             async with semaphore:
                 await client.post(f"{gateway}/api/user-service/members", json={
                     "loginId": login_id, "password": password, "memberName": f"Bench {member}",
-                    "phoneNumber": "010-0000-0000", "email": f"{login_id}@bench.gluta.test"})
+                    "phoneNumber": "010-0000-0000", "email": f"{login_id}@example.com"})
                 response = await client.post(f"{gateway}/api/user-service/login",
                                              json={"loginId": login_id, "password": password})
             if response.status_code != 200:
@@ -751,9 +751,10 @@ async def run_gateway(args: argparse.Namespace, workdir: Path) -> StormReport:
     """Storm a running system through its gateway; persistence is checked with GET /admin/coupons."""
     import httpx
 
-    gateway = args.gateway.rstrip("/")
+    gateways = [g.strip().rstrip("/") for g in args.gateway.split(",") if g.strip()]  # several: claims spread
+    gateway = gateways[0]
     parsed = urlparse(gateway)
-    target = (parsed.hostname or HOST, parsed.port or 80)
+    targets = [(urlparse(g).hostname or HOST, urlparse(g).port or 80) for g in gateways]
     jwks = None
     if args.token_source == "mint":
         jwks = JwksServer(load_keys(Path(args.key_file)), args.jwks_port,
@@ -768,8 +769,9 @@ async def run_gateway(args: argparse.Namespace, workdir: Path) -> StormReport:
         prefix = parsed.path.rstrip("/")
         requests = [build_request("POST", parsed.netloc, f"{prefix}/api/order-service/coupons/{coupon_id}/issue",
                                   {"Authorization": f"Bearer {tokens[m]}"}) for m in plan]
-        print(f"  gateway: {len(plan)} claims over {args.concurrency} connections...", flush=True)
-        result = await run_load([target], requests, args.concurrency)
+        print(f"  gateway: {len(plan)} claims over {args.concurrency} connections to {len(targets)} gateway(s)...",
+              flush=True)
+        result = await run_load(targets, requests, args.concurrency)
         gate_count = sum(1 for s in result.statuses if s == 201)
         started = time.perf_counter()
         persisted_rows = 0
@@ -780,7 +782,8 @@ async def run_gateway(args: argparse.Namespace, workdir: Path) -> StormReport:
                 if persisted_rows >= gate_count:
                     break
                 await asyncio.sleep(0.1)
-        report = summarise(f"gateway {gateway}", plan, result, args.quantity, args.concurrency,
+        label = f"gateway {gateway}" if len(gateways) == 1 else f"{len(gateways)} gateways {parsed.hostname}"
+        report = summarise(label, plan, result, args.quantity, args.concurrency,
                            (persisted_rows, persisted_rows, time.perf_counter() - started))
         report.notes.append("persisted rows read from GET /admin/coupons issuedCount")
         return report
@@ -907,7 +910,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--trivial-requests", type=int, default=30_000)
     parser.add_argument("--skip-ceiling", action="store_true", help="do not measure the load generator alone")
-    parser.add_argument("--gateway", default=None, help="storm a running system through this gateway base URL")
+    parser.add_argument("--gateway", default=None,
+                        help="storm a running system through this gateway base URL (comma-separated: several)")
     parser.add_argument("--token-source", choices=["signup", "mint"], default="signup")
     parser.add_argument("--admin-login-id", default=os.environ.get("GLUTA_BENCH_ADMIN_LOGIN_ID", "admin"))
     parser.add_argument("--admin-password", default=os.environ.get("GLUTA_BENCH_ADMIN_PASSWORD"))

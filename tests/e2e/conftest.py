@@ -2,8 +2,9 @@
 
 - `cluster`: real service processes on free ports, started and stopped by the test; unlike `gluta up`
   (fixed ports), it lets a test stop one service or the broker and start it again.
-- `system`: the whole system as a user starts it (`gluta up`, fixed ports, demo data), or one already
-  running given by `GLUTA_E2E_*` URLs; `browser`: Debian's Chromium driven by Playwright.
+- `system`: the whole system as a user starts it (`gluta up --ports free`, demo data) on each stack, local
+  and production (`GLUTA_E2E_STACKS`), or one already running given by `GLUTA_E2E_*` URLs;
+  `browser`: Debian's Chromium driven by Playwright.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -156,44 +156,85 @@ def cluster_class() -> type[Cluster]:
 
 
 CHROMIUM = "/usr/bin/chromium"
-PORTS = {"gateway": 8000, "discovery": 8761, "config": 8888, "user": 8101, "product": 8102, "order": 8103,
-         "storefront": 8090, "admin": 8085, "broker": 4290}
+STACKS = ("local", "production")
 
 
-def port_taken(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
+def wanted_stacks() -> list[str]:
+    """The stacks the `system` tests run on: $GLUTA_E2E_STACKS (comma-separated), default both."""
+    raw = os.environ.get("GLUTA_E2E_STACKS") or ",".join(STACKS)
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(STACKS))
+    if unknown:
+        raise pytest.UsageError(f"GLUTA_E2E_STACKS: unknown stack(s) {unknown}; known: {', '.join(STACKS)}")
+    return names
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Base URLs and data dir of a running system: given by the environment, or started here by `gluta up`."""
+def production_skip_reason() -> str | None:
+    """Why the production stack cannot start here (no MariaDB or Redis given, no Tansu), or None."""
+    from gluta_cli.production import find_tansu
+
+    missing = [name for name in ("GLUTA_TEST_MYSQL_URL", "GLUTA_TEST_REDIS_URL") if not os.environ.get(name)]
+    if missing:
+        return f"the production stack needs a MariaDB and a Redis server: {' and '.join(missing)} not set"
+    try:
+        find_tansu()
+    except FileNotFoundError as exc:
+        return str(exc)
+    return None
+
+
+def up_command(stack: str, data_dir: Path) -> list[str]:
+    """The `gluta up` command line of a stack: every port free, so that runs never collide."""
+    argv = [sys.executable, "-m", "gluta_cli", "up", "--data-dir", str(data_dir), "--ports", "free",
+            "--ready-timeout", "240"]
+    if stack == "production":
+        server = os.environ["GLUTA_TEST_MYSQL_URL"].rsplit("/", 1)[0]  # the server; the stack makes its databases
+        argv += ["--profile", "production", "--mysql-url", server, "--redis-url", os.environ["GLUTA_TEST_REDIS_URL"],
+                 "--ephemeral"]
+    return argv
+
+
+def report(config: pytest.Config, line: str) -> None:
+    """Write a line to the terminal even while the test's output is captured."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if capture is None or reporter is None:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
+
+
+@pytest.fixture(scope="session", params=wanted_stacks())
+def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A running system: given by `GLUTA_E2E_*` URLs, or started here by `gluta up` on free ports.
+
+    The parameter is the stack: `local` (NATS, SQLite, one instance each) or `production` (MariaDB with a
+    database and user per service, Redis, Kafka protocol through Tansu, two gateways, products and orders).
+    The same tests run on both; `GLUTA_E2E_STACKS=production` (`make e2e-production`) picks one.
+    """
+    stack: str = request.param
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     storefront, gateway = os.environ.get("GLUTA_E2E_STOREFRONT_URL"), os.environ.get("GLUTA_E2E_GATEWAY_URL")
     if storefront and gateway:
-        yield {"storefront": storefront.rstrip("/"), "gateway": gateway.rstrip("/"),
-               "admin": os.environ.get("GLUTA_E2E_ADMIN_URL", f"http://127.0.0.1:{PORTS['admin']}").rstrip("/"),
-               "data_dir": os.environ.get("GLUTA_E2E_DATA_DIR", "")}
+        if stack != wanted_stacks()[0]:
+            pytest.skip("the tests run against the one system given by GLUTA_E2E_* URLs")
+        yield {"storefront": storefront.rstrip("/"), "gateway": gateway.rstrip("/"), "gateways": [gateway.rstrip("/")],
+               "admin": os.environ.get("GLUTA_E2E_ADMIN_URL", "http://127.0.0.1:8085").rstrip("/"),
+               "data_dir": os.environ.get("GLUTA_E2E_DATA_DIR", ""), "stack": stack, "processes": []}
         return
-    taken = [f"{port} ({name})" for name, port in PORTS.items() if port_taken(port)]
-    if taken:
-        pytest.skip(f"gluta up needs fixed ports that are already in use: {', '.join(taken)}")
-    data_dir = tmp_path_factory.mktemp("e2e-system") / "var"
+    if stack == "production" and (reason := production_skip_reason()):
+        pytest.skip(reason)
+    data_dir = tmp_path_factory.mktemp(f"e2e-{stack}") / "var"
     output = data_dir.parent / "up.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLUTA_") or k == "GLUTA_ARTIFACTS_DIR"}
     env["PYTHONUNBUFFERED"] = "1"
+    started_at = time.monotonic()
     with open(output, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gluta_cli", "up", "--data-dir", str(data_dir),
-                                 "--ready-timeout", "150"], stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(up_command(stack, data_dir), stdout=out, stderr=subprocess.STDOUT, env=env)
     started: dict[int, float | None] = {}
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 330
         while time.monotonic() < deadline:
             text = output.read_text(errors="replace")
             if "Glutathione is up" in text:
@@ -203,16 +244,20 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
             time.sleep(0.5)
         else:
             pytest.fail(f"gluta up was not ready in time:\n{output.read_text(errors='replace')[-4000:]}")
-        records = data_dir / "run" / "processes.json"
-        if records.exists():
-            started = {r["pid"]: r.get("createTime") for r in json.loads(records.read_text())}
-        yield {name: f"http://127.0.0.1:{PORTS[name]}" for name in ("storefront", "gateway", "admin")} | {
-            "data_dir": str(data_dir)}
+        records = json.loads((data_dir / "run" / "processes.json").read_text())
+        started = {r["pid"]: r.get("createTime") for r in records}
+        urls = {r["name"]: r["url"] for r in records if r["instance"] == 0}
+        summary = json.loads((data_dir / "run" / "stack.json").read_text())
+        report(request.config, f"\n[e2e stack {stack}] up in {time.monotonic() - started_at:.0f} s; "
+                               + "; ".join(f"{k}: {v}" for k, v in summary.items() if k != "profile"))
+        yield {"storefront": urls["storefront"], "gateway": urls["gateway"], "admin": urls["admin"],
+               "gateways": [r["url"] for r in records if r["name"] == "gateway"],
+               "data_dir": str(data_dir), "stack": stack, "summary": summary, "processes": records}
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=40)  # an ephemeral production stack also drops its databases
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

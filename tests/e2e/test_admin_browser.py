@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(600)]  # the first test also starts its stack
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PAGES = ["/", "/products", "/products/new", "/types", "/banners", "/inquiries", "/coupons", "/orders",

@@ -152,6 +152,9 @@ def test_up_status_and_sigterm_stops_everything(up: Up, gluta: Any) -> None:
     status = gluta.run("status", "--data-dir", str(up.data_dir))
     assert status.returncode == 0, status.stdout + status.stderr
     lines = status.stdout.splitlines()
+    # what the stack runs on comes first, then the table
+    assert lines[0].split()[:2] == ["profile:", "local"] and lines[1].startswith("bus:") and "NATS" in lines[1]
+    lines = lines[4:]
     assert lines[0].split() == ["NAME", "INST", "PID", "PORT", "ALIVE", "HEALTH", "RSS", "MB"]
     for r in records:
         row = next(line for line in lines if line.startswith(r["name"] + " "))

@@ -160,3 +160,15 @@ def test_tail_lines(tmp_path: Path) -> None:
 def test_exit_description() -> None:
     assert launcher.exit_description(3) == "with exit code 3"
     assert launcher.exit_description(-15) == "killed by SIGTERM"
+
+
+def test_extra_instances_of_a_service_with_a_database_start_after_its_first(tmp_path: Path) -> None:
+    specs = launcher.build_specs(UpOptions(data_dir=tmp_path, scale={"product": 2, "gateway": 2, "admin": 2}))
+    phases = [[s.label for s in phase] for phase in launcher.start_phases(specs)]
+    assert phases == [
+        ["broker"],
+        ["discovery", "config"],
+        ["user", "product", "order"],
+        ["gateway", "gateway-1", "storefront", "admin", "product-1"],  # product-1 once product migrated
+        ["admin-1"],
+    ]

@@ -126,6 +126,27 @@ def invalid_request(errors: Any) -> ProblemResponse:
                    errors=_clean_errors(errors))
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether a failure is the database refusing or dropping connections (too many connections, server gone,
+    pool exhausted): the request may succeed in a moment, so it is a 503, not a 500."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")  # never imported here: the gateway has no database
+    if sa_exc is not None and isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return True
+    frame = exc.__traceback__
+    while frame is not None:  # e.g. a driver's RuntimeError while the pool opened a connection
+        if "/sqlalchemy/pool/" in frame.tb_frame.f_code.co_filename.replace("\\", "/"):
+            return True
+        frame = frame.tb_next
+    return False
+
+
+def _database_problem(exc: BaseException) -> ProblemResponse:
+    log.warning("request.database_unavailable", error=repr(exc)[:300])
+    response = problem(503, "SERVICE_UNAVAILABLE", "The service's database is unavailable", "Try again in a moment.")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def install_error_handlers(app: Starlette) -> None:
     """Register the handlers that turn every failure into problem+json (on a FastAPI or a Starlette app)."""
 
@@ -149,10 +170,19 @@ def install_error_handlers(app: Starlette) -> None:
         return response
 
     async def _unexpected(_: Request, exc: Exception) -> ProblemResponse:
+        if database_unavailable(exc):
+            return _database_problem(exc)
         log.exception("request.failed", error=repr(exc))
         return problem(500, "INTERNAL_ERROR", "Internal error", "Something went wrong on our side.")
 
+    async def _database(_: Request, exc: Exception) -> ProblemResponse:
+        return _database_problem(exc)
+
     app.add_exception_handler(AppError, _app_error)
+    sa_exc = sys.modules.get("sqlalchemy.exc")  # loaded by then in a service with a database
+    if sa_exc is not None:
+        for error in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
+            app.add_exception_handler(error, _database)
     fastapi = sys.modules.get("fastapi")
     if fastapi is not None and isinstance(app, fastapi.FastAPI):
         from fastapi.exceptions import RequestValidationError

@@ -68,7 +68,7 @@ class Service:
             else:
                 from gluta_kit.db import Database
 
-                self.db = Database(url)
+                self.db = Database(url, pool_size=settings.database_pool_size)
         self.migrations = migrations
         self.bus: Bus | None = bus
         if self.bus is None and uses_bus:

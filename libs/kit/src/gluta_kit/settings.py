@@ -60,6 +60,9 @@ class ServiceSettings(BaseSettings):
     profile: str = "local"
     demo: bool = False
     database_url: str | None = None
+    # connections kept per instance (MySQL/MariaDB, PostgreSQL); as many again are opened at peaks and closed
+    # after: the server's max_connections must cover instances x 2 x this
+    database_pool_size: int = Field(default=24, ge=1, le=500)
     bus_url: str = "nats://127.0.0.1:4290"
     bus_namespace: str = ""
     # Kafka: partitions (and replicas) of the topics the bus creates at start when they are missing

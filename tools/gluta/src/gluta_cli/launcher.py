@@ -22,6 +22,7 @@ import psutil
 
 from gluta_cli import paths
 from gluta_cli.paths import BROKER, HOST, SERVICE_PORTS, ProcessRecord
+from gluta_cli.production import ProductionOptions, StackState
 
 SPEC_FILE_ENV = "GLUTA_LAUNCHER_SPEC_FILE"
 """Test hook: a JSON list of process specs that replaces the real services."""
@@ -63,6 +64,7 @@ class ProcessSpec:
     group: int
     kind: str = "service"  # "service" (HTTP /health + /ready) or "broker" (TCP port only)
     env: dict[str, str] = field(default_factory=dict)
+    scheme: str = ""  # of the URL: http for a service, nats or kafka for a broker
 
     @property
     def label(self) -> str:
@@ -72,7 +74,7 @@ class ProcessSpec:
     @property
     def url(self) -> str:
         """Return the base URL of the process."""
-        scheme = "nats" if self.kind == "broker" else "http"
+        scheme = self.scheme or ("nats" if self.kind == "broker" else "http")
         return f"{scheme}://{HOST}:{self.port}"
 
     @property
@@ -91,6 +93,9 @@ class UpOptions:
     demo: bool = True
     ready_timeout: float = 60.0
     health_timeout: float = 60.0
+    ports: str = "fixed"  # "fixed": the table's ports (extra instances on free ones); "free": every port free
+    production: ProductionOptions | None = None  # the production profile (see gluta_cli.production)
+    stack: StackState | None = None  # filled by run_up from `production` before the specs are built
 
 
 SpecBuilder = Callable[[UpOptions], list[ProcessSpec]]
@@ -119,6 +124,14 @@ def parse_scale(values: Iterable[str] | None) -> dict[str, int]:
                 raise UsageError(f"--scale {item!r}: N must be between 1 and 16")
             scale[name] = n
     return scale
+
+
+def parse_ports(value: str | None) -> str:
+    """Parse `--ports fixed|free`."""
+    value = (value or "fixed").strip().lower()
+    if value not in {"fixed", "free"}:
+        raise UsageError(f"--ports expects fixed or free, got {value!r}")
+    return value
 
 
 def parse_only(values: Iterable[str] | None) -> list[str] | None:
@@ -189,42 +202,98 @@ def _instance_env(spec: ProcessSpec) -> dict[str, str]:
 
 
 def build_specs(options: UpOptions) -> list[ProcessSpec]:
-    """Return the real process specs: the NATS broker, then every service (and scaled instances)."""
+    """Return the real process specs: the broker, then every service (and scaled instances).
+
+    Local profile: NATS and SQLite. Production profile: a Tansu broker (unless an external Kafka is
+    given), the databases, Redis and two instances of gateway, product and order (`options.stack`).
+    """
     data_dir = options.data_dir
-    broker = ProcessSpec(
-        name=BROKER,
-        instance=0,
-        port=paths.BROKER_PORT,
-        argv=[
-            find_nats_server(),
-            "-a",
-            HOST,
-            "-p",
-            str(paths.BROKER_PORT),
-            "-js",
-            "-sd",
-            str(data_dir / "nats"),
-        ],
-        group=0,
-        kind="broker",
-    )
-    specs = [broker]
+    fixed = options.ports == "fixed"
+    used = set(paths.ALL_PORTS.values()) if fixed else set()
+
+    def port_for(fixed_port: int, instance: int = 0) -> int:
+        port = fixed_port if fixed and instance == 0 else free_port(used)
+        used.add(port)
+        return port
+
+    stack = options.stack
+    specs: list[ProcessSpec] = []
+    if stack is None:
+        port = port_for(paths.BROKER_PORT)
+        argv = [find_nats_server(), "-a", HOST, "-p", str(port), "-js", "-sd", str(data_dir / "nats")]
+        specs.append(ProcessSpec(BROKER, 0, port, argv, 0, kind="broker"))
+        bus_url = f"nats://{HOST}:{port}"
+    elif stack.kafka_url is None:
+        from gluta_cli.production import KAFKA_PORT, tansu_argv
+
+        port = port_for(KAFKA_PORT)
+        specs.append(ProcessSpec(BROKER, 0, port, tansu_argv(port, stack.kafka_storage), 0, kind="broker",
+                                 scheme="kafka"))
+        bus_url = f"kafka://{HOST}:{port}"
+    else:
+        bus_url = stack.kafka_url
+    scale = dict(options.scale)
+    if stack is not None:
+        from gluta_cli.production import SCALE
+
+        scale = {**SCALE, **scale}
     wanted = options.only if options.only is not None else SERVICE_ORDER
-    used = set(paths.ALL_PORTS.values())
     for group_index, group in enumerate(START_GROUPS, start=1):
         for name in group:
             if name not in wanted:
                 continue
-            for instance in range(options.scale.get(name, 1)):
-                port = SERVICE_PORTS[name] if instance == 0 else free_port(used)
-                used.add(port)
+            for instance in range(scale.get(name, 1)):
                 argv = [sys.executable, "-m", f"gluta_{name}"]
-                specs.append(ProcessSpec(name, instance, port, argv, group_index))
-    base = common_env(data_dir, {BROKER: broker.port}, options.demo)
+                specs.append(ProcessSpec(name, instance, port_for(SERVICE_PORTS[name], instance), argv, group_index))
+    ports = {s.name: s.port for s in specs if s.instance == 0}
+    base = common_env(data_dir, ports, options.demo)
+    base["GLUTA_BUS_URL"] = bus_url
+    base.update(edge_env(specs))
     for spec in specs:
         if spec.kind != "broker":
             spec.env = {**base, **_instance_env(spec)}
+            if stack is not None:
+                spec.env.update(stack.service_env(spec.name))
     return specs
+
+
+WITH_DATABASE = {"user", "product", "order", "storefront", "admin"}
+"""Services that migrate a database at start: their extra instances wait until the first one is up."""
+
+
+def start_phases(specs: list[ProcessSpec]) -> list[list[ProcessSpec]]:
+    """Return the start order: group by group, each phase healthy before the next.
+
+    The first instance of a service that owns a database migrates it (and seeds the demo data) alone: its
+    other instances start with the next group, so two instances never migrate one database at once. Extra
+    instances of a service without a database start with their first one.
+    """
+    groups = sorted({s.group for s in specs})
+    phases: list[list[ProcessSpec]] = []
+    waiting: list[ProcessSpec] = []
+    for group in groups:
+        members = [s for s in specs if s.group == group]
+        phases.append([s for s in members if s.instance == 0 or s.name not in WITH_DATABASE] + waiting)
+        waiting = [s for s in members if s.instance > 0 and s.name in WITH_DATABASE]
+    if waiting:
+        phases.append(waiting)
+    return [phase for phase in phases if phase]
+
+
+def edge_env(specs: list[ProcessSpec]) -> dict[str, str]:
+    """Return where the web front-ends find the gateways (every instance) and the storefront.
+
+    Only set when it differs from the settings' defaults (fixed ports, one gateway): `gluta up` without
+    options passes exactly what it always did.
+    """
+    gateways = [s.url for s in specs if s.name == "gateway"]
+    storefront = next((s.url for s in specs if s.name == "storefront" and s.instance == 0), None)
+    env: dict[str, str] = {}
+    if gateways and gateways != [f"http://{HOST}:{SERVICE_PORTS['gateway']}"]:
+        env["GLUTA_GATEWAY_URL"] = ",".join(gateways)  # storefront and admin take them in turn
+    if storefront and storefront != f"http://{HOST}:{SERVICE_PORTS['storefront']}":
+        env["GLUTA_STOREFRONT_URL"] = storefront  # links in mails (user) and from the admin site
+    return env
 
 
 def _expand(value: str, tokens: dict[str, str]) -> str:
@@ -438,9 +507,11 @@ class Launcher:
         ready_timeout: float = 60.0,
         health_timeout: float = 60.0,
         out: TextIO | None = None,
+        summary: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.specs = specs
+        self.summary = summary or {}
         self.ready_timeout = ready_timeout
         self.health_timeout = health_timeout
         self.out = out or sys.stdout
@@ -577,11 +648,9 @@ class Launcher:
                 self._sleep(0.3)
 
     def start_all(self) -> None:
-        """Start the specs group by group, waiting for health after each group."""
-        for group in sorted({s.group for s in self.specs}):
-            members = [s for s in self.specs if s.group == group]
-            started = [self.start(spec) for spec in members]
-            self.wait_healthy(started)
+        """Start the specs phase by phase (see `start_phases`), waiting for health after each phase."""
+        for phase in start_phases(self.specs):
+            self.wait_healthy([self.start(spec) for spec in phase])
 
     # -- banner
 
@@ -595,9 +664,15 @@ class Launcher:
         if "gateway" in started:
             url = started["gateway"].url
             lines.append(f"  {'API gateway':<12} {url}   (docs: {url}/docs)")
+            more = [c.spec.url for c in self.children if c.spec.name == "gateway" and c.spec.instance > 0]
+            if more:
+                lines.append(f"  {'':<12} {', '.join(more)}   (more gateway instances)")
         others = [c.spec for c in self.children if c.spec.name not in ("storefront", "admin", "gateway")]
         if others:
             lines.append(f"  {'internal':<12} " + ", ".join(f"{s.label} :{s.port}" for s in others))
+        if self.summary:
+            lines.append("")
+            lines.extend(f"  {key + ':':<12} {value}" for key, value in self.summary.items())
         lines.append("")
         lines.extend(demo_accounts_lines(self.data_dir))
         lines += [
@@ -752,9 +827,13 @@ def demo_accounts_lines(data_dir: Path) -> list[str]:
 
 
 def run_up(options: UpOptions, spec_builder: SpecBuilder | None = None, out: TextIO | None = None) -> int:
-    """Run `gluta up`: 2 when a port is taken, 1 when startup fails, 0 after an orderly stop."""
+    """Run `gluta up`: 2 when a port is taken or a value is bad, 1 when startup fails, 0 after an orderly stop."""
+    from gluta_cli import production
+
     out = out or sys.stdout
     try:
+        if options.production is not None:
+            options.stack = production.open_state(options.data_dir, options.production)
         specs = (spec_builder or default_spec_builder)(options)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         print(f"gluta up: {exc}", file=sys.stderr)
@@ -766,11 +845,41 @@ def run_up(options: UpOptions, spec_builder: SpecBuilder | None = None, out: Tex
         return 2
     for folder in (paths.log_dir(options.data_dir), paths.run_dir(options.data_dir)):
         folder.mkdir(parents=True, exist_ok=True)
+    stack = options.stack
+    summary = local_summary(specs) if stack is None else {}
+    if stack is not None:
+        print(f"preparing the production stack: databases {stack.prefix}_* on the MariaDB/MySQL server, Redis…",
+              file=out, flush=True)
+        try:
+            production.provision(options.data_dir, stack)
+        except production.ProductionError as exc:
+            print(f"gluta up: {exc}", file=sys.stderr)
+            return 1
+        os.environ.setdefault("GLUTA_INTERNAL_TOKEN", stack.internal_token)  # the janitor's schedule in here
+        bus = next((s.url for s in specs if s.kind == "broker"), stack.kafka_url or "")
+        summary = stack.summary(bus)
+    paths.write_stack(options.data_dir, summary)
     launcher = Launcher(
         options.data_dir,
         specs,
         ready_timeout=options.ready_timeout,
         health_timeout=options.health_timeout,
         out=out,
+        summary=summary,
     )
-    return launcher.run()
+    try:
+        return launcher.run()
+    finally:
+        paths.remove_stack(options.data_dir)
+        if stack is not None and stack.ephemeral:
+            try:
+                print(f"ephemeral stack: {production.teardown(options.data_dir, stack)}", file=out, flush=True)
+            except Exception as exc:  # report and leave: the operator can run `gluta drop-production`
+                print(f"gluta up: could not remove the ephemeral stack {stack.prefix}: {exc}", file=sys.stderr)
+
+
+def local_summary(specs: list[ProcessSpec]) -> dict[str, str]:
+    """Return what the local profile runs on: its own NATS, SQLite files, no cache."""
+    bus = next((s.url for s in specs if s.kind == "broker"), "")
+    return {"profile": "local", "bus": f"NATS JetStream at {bus.removeprefix('nats://')}",
+            "database": "SQLite, one file per service under <data dir>/db", "cache": "none (in-process)"}

@@ -34,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, run the command, and return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "up":  # `gluta up` sets up its own environment
+        from gluta_cli import paths, production
+
+        production.export_operator_env(paths.resolve_data_dir(args.data_dir))
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -144,6 +144,32 @@ def remove_processes(data_dir: Path) -> None:
     processes_file(data_dir).unlink(missing_ok=True)
 
 
+def stack_file(data_dir: Path) -> Path:
+    """Return the path of `stack.json`: what the running stack runs on (profile, bus, database, cache)."""
+    return run_dir(data_dir) / "stack.json"
+
+
+def write_stack(data_dir: Path, summary: dict[str, str]) -> None:
+    """Write `stack.json` for `gluta status`."""
+    path = stack_file(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+def read_stack(data_dir: Path) -> dict[str, str]:
+    """Return the summary of the running stack (empty when none is recorded)."""
+    try:
+        raw = json.loads(stack_file(data_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
+def remove_stack(data_dir: Path) -> None:
+    """Delete `stack.json` if present."""
+    stack_file(data_dir).unlink(missing_ok=True)
+
+
 def service_url(data_dir: Path, name: str) -> str:
     """Return the base URL of a service: instance 0 from `processes.json`, else its fixed port."""
     for record in read_processes(data_dir) or []:

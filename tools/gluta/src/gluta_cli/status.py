@@ -91,11 +91,15 @@ def run_status(data_dir: Path, as_json: bool = False, out: TextIO | None = None)
     statuses = collect(records)
     total = round(sum(s.rssMb for s in statuses), 1)
     running = any(s.alive for s in statuses)
+    stack = paths.read_stack(data_dir)
     if as_json:
-        body = {"processes": [asdict(s) for s in statuses], "totalRssMb": total, "running": running}
+        body = {"processes": [asdict(s) for s in statuses], "totalRssMb": total, "running": running,
+                "stack": stack}
         print(json.dumps(body, indent=2), file=out)
         return 0 if running else 1
     colour = use_colour(out)
+    for key, value in stack.items():  # what the stack runs on, above the table
+        print(f"{key + ':':<9} {value}", file=out)
     rows = []
     for s in statuses:
         alive = paint("yes", "green", colour) if s.alive else paint("no", "red", colour)

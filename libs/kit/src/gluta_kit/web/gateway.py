@@ -6,6 +6,10 @@ browser's address (`X-Forwarded-For`, which the gateway trusts from loopback), a
 for any problem+json answer. When the refresh token is refused, the tokens are dropped from the session,
 a message is flashed and `LoginRequired` is raised: the app redirects to its login page.
 
+The base URL may list several gateways, comma-separated (`http://127.0.0.1:8000,http://127.0.0.1:8001`):
+calls take them in turn, and a call that could not connect to one goes to the next (it never reached a
+gateway, so nothing ran twice). Behind one load-balanced address (compose, Kubernetes) give that one.
+
 Two requests of the same session never spend one refresh token twice (the user service would revoke
 the whole family): refreshes are serialised per session, and a request that waited re-reads the tokens
 another request stored.
@@ -14,6 +18,7 @@ another request stored.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import weakref
 from collections.abc import Mapping
@@ -105,10 +110,14 @@ class GatewayClient:
     def __init__(self, base_url: str, *, timeout: float = 10.0, refresh_margin_seconds: float = 30.0,
                  transport: httpx.AsyncBaseTransport | None = None, expired_message: str | None = None,
                  max_connections: int = 200) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_urls = [url.strip().rstrip("/") for url in base_url.split(",") if url.strip()]
+        if not self.base_urls:
+            raise ValueError("the gateway URL is empty")
+        self.base_url = self.base_urls[0]
+        self._turn = itertools.count()
         self.refresh_margin = refresh_margin_seconds
         self.expired_message = expired_message
-        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
+        self.http = httpx.AsyncClient(timeout=timeout, transport=transport,
                                       limits=httpx.Limits(max_connections=max_connections), trust_env=False,
                                       verify=tls_context())
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -183,10 +192,20 @@ class GatewayClient:
         headers.update(kwargs.pop("headers", None) or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        try:
-            return await self.http.request(method, path, headers=headers, **kwargs)
-        except (httpx.TransportError, TimeoutError) as exc:
-            raise GatewayUnavailable(repr(exc)) from exc
+        return await self._request(method, path, headers=headers, **kwargs)
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send to the next gateway; one that refuses the connection is skipped for the next one."""
+        start = next(self._turn) % len(self.base_urls)
+        error: Exception | None = None
+        for base in self.base_urls[start:] + self.base_urls[:start]:
+            try:
+                return await self.http.request(method, base + path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                error = exc  # the request never left: the next gateway may take it
+            except (httpx.TransportError, TimeoutError) as exc:
+                raise GatewayUnavailable(repr(exc)) from exc
+        raise GatewayUnavailable(repr(error))
 
     # --- tokens --------------------------------------------------------------------------------------
     async def _access_token(self, request: Request, *, force: bool = False, rejected: str | None = None) -> str | None:
@@ -212,11 +231,8 @@ class GatewayClient:
             return await self._refresh(request, fresh)
 
     async def _refresh(self, request: Request, auth: dict[str, Any]) -> str | None:
-        try:
-            response = await self.http.post(REFRESH_PATH, json={"refreshToken": auth.get("refresh")},
-                                            headers=inject({}))  # type: ignore[arg-type]
-        except (httpx.TransportError, TimeoutError) as exc:
-            raise GatewayUnavailable(repr(exc)) from exc
+        response = await self._request("POST", REFRESH_PATH, json={"refreshToken": auth.get("refresh")},
+                                       headers=inject({}))
         if response.status_code == 200:
             store_tokens(request, response.json())
             if hasattr(request.session, "persist"):
