@@ -108,6 +108,18 @@ def _clean_errors(errors: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
+def _listed_errors(errors: Any, detail: str) -> list[dict[str, Any]]:
+    """The `errors` of a 422 a service raised itself, each with `loc`, `field`, `msg` and `type` as in pydantic's."""
+    listed = []
+    for err in errors if isinstance(errors, list) and errors else [{}]:
+        err = err if isinstance(err, dict) else {}
+        field = err.get("field")
+        loc = err.get("loc") or (["body", *str(field).split(".")] if field else [])
+        listed.append({"loc": [str(part) for part in loc], "field": field, "msg": err.get("msg") or detail,
+                       "type": err.get("type") or "value_error"})
+    return listed
+
+
 def invalid_request(errors: Any) -> ProblemResponse:
     """The 422 answer for a request that failed validation (`errors`: pydantic's error list)."""
     return problem(422, "VALIDATION_ERROR", "Validation failed", "The request is not valid.",
@@ -140,7 +152,10 @@ def install_error_handlers(app: Starlette) -> None:
 
     async def _app_error(_: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, AppError)
-        response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+        extra = exc.extra
+        if exc.status == 422:  # a service's own validation error has the `errors` list a 422 promises
+            extra = {**extra, "errors": _listed_errors(extra.get("errors"), exc.detail)}
+        response = problem(exc.status, exc.code, exc.title, exc.detail, **extra)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -179,3 +194,73 @@ def install_error_handlers(app: Starlette) -> None:
         app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "An error (RFC 9457 problem details); `code` is stable, upper snake case.",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]*$"},
+    },
+}
+VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "ValidationProblem",
+    "description": "A request that failed validation: a Problem with the list of what was wrong.",
+    "allOf": [{"$ref": "#/components/schemas/Problem"}],
+    "type": "object",
+    "required": ["errors"],
+    "properties": {
+        "errors": {"type": "array", "items": {
+            "type": "object",
+            "required": ["msg"],
+            "properties": {"loc": {"type": "array", "items": {"type": "string"}},
+                           "field": {"type": ["string", "null"]},
+                           "msg": {"type": "string"}, "type": {"type": ["string", "null"]}},
+        }},
+    },
+}
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def _problem_response(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {PROBLEM: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Describe the errors every operation can answer as they are sent: problem+json (in place; returned)."""
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    schemas["ValidationProblem"] = VALIDATION_PROBLEM_SCHEMA
+    for item in (document.get("paths") or {}).values():
+        for method in _METHODS:
+            operation = item.get(method)
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            # FastAPI documents its own validation error shape, which the kit's handler never sends
+            responses["422"] = _problem_response("Validation failed", "ValidationProblem")
+            responses.setdefault("4XX", _problem_response("The request was refused (see `code`)", "Problem"))
+    if "#/components/schemas/HTTPValidationError" not in str(document.get("paths")):
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+    return document
+
+
+def install_problem_docs(app: Any) -> None:
+    """Make a FastAPI app's OpenAPI document describe its errors as the kit answers them (problem+json)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from gluta_contracts import ConfigRefreshed, TokensRevoked
 from gluta_kit.discovery import Registration
-from gluta_kit.errors import AppError, Forbidden, NotFound, install_error_handlers
+from gluta_kit.errors import AppError, Forbidden, NotFound, install_error_handlers, install_problem_docs
 from gluta_kit.http import Instances, ServiceClient
 from gluta_kit.logging import get_logger, set_level, setup_logging
 from gluta_kit.observability import Metrics, RequestContextMiddleware
@@ -252,9 +252,16 @@ class Service:
         return lifespan
 
     def create_app(self, routers: Sequence[APIRouter] = (), *, title: str | None = None,
-                   root_path_prefix: str = "", **fastapi_kwargs: Any) -> FastAPI:
-        """Build the FastAPI app with the kit's handlers, middleware and operational routes."""
+                   root_path_prefix: str = "", max_body_bytes: int = 1024 * 1024,
+                   max_upload_bytes: int | None = None, **fastapi_kwargs: Any) -> FastAPI:
+        """Build the FastAPI app with the kit's handlers, middleware and operational routes.
+
+        Request bodies are limited as at the gateway (413): `max_body_bytes` for any body but multipart ones,
+        which may be up to `max_upload_bytes` (default: the same).
+        """
         from fastapi import FastAPI
+
+        from gluta_kit.server import BodyLimit
 
         # The kit's middleware already makes the one server span per request and the metrics; FastAPI's own
         # telemetry would add a second span, operation spans and metrics to every request.
@@ -264,7 +271,9 @@ class Service:
         app.state.service = self
         app.state.verifier = self.verifier
         install_error_handlers(app)
-        app.add_middleware(RequestContextMiddleware, metrics=self.metrics)
+        install_problem_docs(app)
+        app.add_middleware(BodyLimit, json_bytes=max_body_bytes, upload_bytes=max_upload_bytes)
+        app.add_middleware(RequestContextMiddleware, metrics=self.metrics)  # outside: 413s are traced and logged
         for router in routers:
             app.include_router(router, prefix=root_path_prefix)
         app.include_router(self._operations_router())
@@ -483,10 +492,12 @@ def _release_free_memory() -> None:
         pass
 
 
-def run(app: Starlette, settings: ServiceSettings, *, http: str | type[asyncio.Protocol] = "httptools") -> None:
+def run(app: Starlette, settings: ServiceSettings, *, http: str | type[asyncio.Protocol] | None = None) -> None:
     """Serve the app with uvicorn on the settings' host and port, logging JSON to stdout.
 
-    `http` is uvicorn's HTTP protocol: a name, or a protocol class (the gateway passes its own). One worker,
+    `http` is uvicorn's HTTP protocol: a name, or a protocol class (the gateway passes its own); by default
+    uvicorn's httptools protocol with a lingering close (`gluta_kit.server`: a client still sending a body
+    the service refused gets the answer, not a reset). One worker,
     no reload, no WebSocket protocol: uvicorn's `Config` and `Server` are used directly, as `uvicorn.run`
     would for this case, so that its command line and reloaders are never imported (see `gluta_kit._lean`).
     """
@@ -495,9 +506,11 @@ def run(app: Starlette, settings: ServiceSettings, *, http: str | type[asyncio.P
     from uvicorn.config import Config
     from uvicorn.server import Server
 
+    from gluta_kit.server import LingeringHttpProtocol
+
     setup_logging(type(settings).service_name, settings.log_level)
-    config = Config(app, host=settings.host, port=settings.port, loop="uvloop", http=http, ws="none",
-                    log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+    config = Config(app, host=settings.host, port=settings.port, loop="uvloop", http=http or LingeringHttpProtocol,
+                    ws="none", log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5,
                     server_header=False, workers=1)
     config.load_app()
     server = Server(config=config)

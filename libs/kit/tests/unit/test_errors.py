@@ -4,11 +4,15 @@ import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from gluta_kit.errors import AppError, TooManyRequests, install_error_handlers
+from gluta_kit.errors import AppError, TooManyRequests, install_error_handlers, install_problem_docs
 
 
 class CouponSoldOut(AppError):
     status, code, title = 410, "SOLD_OUT", "Sold out"
+
+
+class RangeInvalid(AppError):
+    status, code, title = 422, "VALIDATION_ERROR", "The date range is not valid"
 
 
 class Body(BaseModel):
@@ -18,6 +22,7 @@ class Body(BaseModel):
 def build() -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
+    install_problem_docs(app)
 
     @app.post("/claim")
     async def claim(body: Body) -> dict[str, int]:
@@ -26,6 +31,10 @@ def build() -> FastAPI:
         if body.quantity == 5:
             raise TooManyRequests("slow down", retry_after=7)
         return {"quantity": body.quantity}
+
+    @app.get("/range")
+    async def date_range(field: str | None = None) -> None:
+        raise RangeInvalid("`from` must not be after `to`", **({"errors": [{"field": field}]} if field else {}))
 
     @app.get("/boom")
     async def boom() -> None:
@@ -79,3 +88,28 @@ async def test_a_bug_is_a_500_problem_without_a_trace() -> None:
     assert response.status_code == 500
     assert response.json()["code"] == "INTERNAL_ERROR"
     assert "RuntimeError" not in response.text
+
+
+async def test_a_422_a_service_raises_itself_lists_its_errors_like_a_validation_failure() -> None:
+    bare = await call("GET", "/range")
+    assert bare.status_code == 422
+    assert bare.json()["errors"] == [{"loc": [], "field": None, "msg": "`from` must not be after `to`",
+                                      "type": "value_error"}]
+    named = await call("GET", "/range", params={"field": "from"})
+    assert named.json()["errors"] == [{"loc": ["body", "from"], "field": "from",
+                                       "msg": "`from` must not be after `to`", "type": "value_error"}]
+
+
+async def test_the_openapi_document_describes_errors_as_they_are_sent() -> None:
+    document = (await call("GET", "/openapi.json")).json()
+    claim = document["paths"]["/claim"]["post"]["responses"]
+    assert claim["422"]["content"] == {"application/problem+json": {
+        "schema": {"$ref": "#/components/schemas/ValidationProblem"}}}
+    assert claim["4XX"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "422" in document["paths"]["/range"]["get"]["responses"]
+    schemas = document["components"]["schemas"]
+    assert schemas["Problem"]["required"] == ["type", "title", "status", "detail", "code"]
+    assert "HTTPValidationError" not in schemas  # FastAPI's own shape, which is never sent, is gone
+    # what the app really answers matches what it documents
+    problem = (await call("POST", "/claim", json={"quantity": "x"})).json()
+    assert set(schemas["Problem"]["required"]) <= set(problem) and problem["errors"][0]["msg"]

@@ -409,6 +409,10 @@ def _problems(app: ASGIApp) -> ASGIApp:
             response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
             if isinstance(exc, TooManyRequests):
                 response.headers["Retry-After"] = str(exc.retry_after)
+            elif isinstance(exc, PayloadTooLarge):
+                # the rest of the body stays unread: the connection ends after the answer, with a lingering
+                # close (gluta_kit.server) so that a client still sending gets this answer, not a reset
+                response.headers["Connection"] = "close"
             await response(scope, receive, send)
         except Exception as exc:
             log.exception("proxy.failed", error=repr(exc))

@@ -4,7 +4,8 @@ uvicorn writes a response's status line and headers, then its body, in two socke
 loopback and in virtual machines each write that wakes the reader is costly (a wake-up of the
 other process, often on the other CPU). Writes made in the same step of the event loop (the
 proxy sends start and body back to back) are joined and written once, right after the step:
-about a tenth of the gateway's CPU per request on the benchmark.
+about a tenth of the gateway's CPU per request on the benchmark. The protocol is the kit's, whose close
+lingers while a client is still sending a body the gateway refused (`gluta_kit.server`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from gluta_kit.server import LingeringHttpProtocol
 
 
 class CoalescingTransport:
@@ -39,6 +40,11 @@ class CoalescingTransport:
         if pending and not self._transport.is_closing():
             self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
+    def write_eof(self) -> None:
+        """Write what is queued, then end the sending side (the kit's lingering close)."""
+        self.flush()
+        self._transport.write_eof()
+
     def close(self) -> None:
         """Write what is queued, then close."""
         self.flush()
@@ -53,8 +59,8 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-class GatewayHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol on a coalescing transport."""
+class GatewayHttpProtocol(LingeringHttpProtocol):
+    """The kit's lingering-close httptools protocol on a coalescing transport."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]

@@ -147,7 +147,9 @@ def _stand_in_app(name: str, port: int, discovery_url: str, keys: TestKeys, seen
         response.set_cookie("stand", "in")
         return response
 
-    return Service(settings, uses_bus=False).create_app([router], title=f"{name} stand-in")
+    # the stand-ins take any body the gateway lets through: the limits under test are the gateway's
+    return Service(settings, uses_bus=False).create_app([router], title=f"{name} stand-in",
+                                                        max_body_bytes=64 << 20, max_upload_bytes=64 << 20)
 
 
 class System:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -115,3 +118,39 @@ async def test_an_unsized_body_is_cut_off_while_streaming(shared, gateway) -> No
     assert upload_refused.status_code == 413
     assert upload_fits.status_code == 200
     assert upload_fits.json()["bodyBytes"] == 290_000
+
+
+def _urllib_post(url: str, body: bytes, content_type: str, headers: dict[str, str]) -> tuple[int | str, dict, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type, **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+    except OSError as exc:  # a reset or a broken pipe: what clients saw before the lingering close
+        return repr(exc), {}, b""
+
+
+async def test_urllib_sending_a_3_mb_json_body_always_gets_the_413_answer(shared, gateway) -> None:
+    # urllib sends the whole body before reading and asks for Connection: close; the gateway answers at once,
+    # then reads and discards the rest before closing (a close with unread data would reset the connection)
+    gw = await gateway()
+    body = json.dumps({"content": "y" * (3 * MIB)}).encode()
+    answers = [await asyncio.to_thread(_urllib_post, f"{gw.url}{ORDER}/orders", body, "application/json",
+                                       shared.keys.bearer(1)) for _ in range(20)]
+    assert [status for status, _, _ in answers] == [413] * 20, [status for status, _, _ in answers]
+    for _, headers, payload in answers:
+        assert headers["content-type"] == "application/problem+json"
+        assert {k.lower(): v for k, v in headers.items()}["connection"] == "close"
+        assert json.loads(payload)["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_urllib_uploading_over_10_mib_gets_the_413_answer(shared, gateway) -> None:
+    gw = await gateway()
+    boundary = "gluta-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + os.urandom(11 * MIB) + f"\r\n--{boundary}--\r\n".encode()
+    answers = [await asyncio.to_thread(_urllib_post, f"{gw.url}{PRODUCT}/images", body,
+                                       f"multipart/form-data; boundary={boundary}", shared.keys.bearer(1, "admin"))
+               for _ in range(5)]
+    assert [status for status, _, _ in answers] == [413] * 5

@@ -10,9 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import SecretStr
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gluta_kit.errors import problem
 from gluta_kit.service import Service
 from gluta_product.banner.router import router as banner_router
 from gluta_product.catalog.router import router as catalog_router
@@ -26,32 +24,7 @@ from gluta_product.like.router import router as like_router
 from gluta_product.settings import ProductSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-MULTIPART_OVERHEAD = 64 * 1024
-JSON_LIMIT = 1024 * 1024
-
-
-class BodyLimit:
-    """Refuse a request whose declared body is larger than an upload may be, before reading it."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, json_bytes: int = JSON_LIMIT) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.json_bytes = json_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers", []))
-            limit = self.json_bytes if b"json" in headers.get(b"content-type", b"") else self.max_bytes
-            try:
-                too_big = int(headers.get(b"content-length", b"0")) > limit
-            except ValueError:
-                too_big = False
-            if too_big:
-                response = problem(413, "PAYLOAD_TOO_LARGE", "Payload too large",
-                                   f"this request body is limited to {limit} bytes")
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+MULTIPART_OVERHEAD = 64 * 1024  # an upload's body is its file plus the multipart framing
 
 
 def settings_json(settings: ProductSettings) -> bytes:
@@ -118,7 +91,7 @@ def create_app(settings: ProductSettings) -> FastAPI:
 
         service.on_start.append(demo)
     app = service.create_app([catalog_router, image_router, like_router, inquiry_router, banner_router,
-                              janitor_router], title="gluta product-service")
+                              janitor_router], title="gluta product-service",
+                             max_upload_bytes=settings.max_image_bytes + MULTIPART_OVERHEAD)
     app.state.storage = storage
-    app.add_middleware(BodyLimit, max_bytes=settings.max_image_bytes + MULTIPART_OVERHEAD)
     return app

@@ -242,3 +242,27 @@ async def test_any_gram_to_start_from_gives_the_same_pages(catalog: Any, monkeyp
             monkeypatch.setattr(service, "_rarest_gram", rarest)
             assert [await find(api, keyword=keyword, size=1, page=page, **extra) for page in (1, 2, 9)] == expected
             monkeypatch.undo()
+
+
+INJECTIONS = ["' OR '1'='1", "' OR 1=1 --", "') OR ('1'='1", "\" OR \"1\"=\"1", "%' OR '%'='",
+              "' UNION SELECT login_id, password_hash FROM member --", "1; DROP TABLE product; --",
+              "1' AND SLEEP(2) --", "'; SELECT pg_sleep(2); --", "\\'", "\\", "NEAR(니트 울)", "니트\" OR \"울",
+              "*", "울' OR 'a'='a", "^니트", "니트 AND 울", "' OR product_id > 0 --"]
+
+
+async def test_sql_injection_in_keyword_and_style_finds_nothing_and_changes_nothing(catalog) -> None:
+    """Every dialect's search statement (SQLite FTS5, MariaDB grams, PostgreSQL) takes the strings as data."""
+    api, ids, types = catalog
+    before = await find(api, size=100)
+    for payload in INJECTIONS:
+        for params in ({"keyword": payload}, {"style": payload}, {"keyword": payload, "sort": "popular"},
+                       {"keyword": payload, "type": types["상의"], "minPrice": 0, "maxPrice": 100_000,
+                        "sort": "priceAsc"},
+                       {"keyword": payload, "style": "캐주얼", "page": 2, "size": 1}):
+            response = await api.client.get("/products/search", params=params)
+            if response.status_code == 422:  # a style is at most 40 characters
+                assert len(payload) > 40 and "style" in params, params
+                continue
+            assert response.status_code == 200, (params, response.text)
+            assert response.json()["total"] == 0, params  # no product holds these strings
+    assert await find(api, size=100) == before

@@ -38,6 +38,17 @@ async def test_keyword_matches_login_id_name_or_email(admin_client) -> None:
         assert page["total"] == len(expected), keyword
 
 
+INJECTIONS = ["' OR '1'='1", "' OR 1=1 --", "%' OR '%'='", "' UNION SELECT password_hash FROM member --",
+              "'; DROP TABLE member; --", "\\'", "\\", "alice' --", "' OR login_id LIKE '%"]
+
+
+async def test_sql_injection_in_the_keyword_finds_nothing_and_changes_nothing(admin_client) -> None:
+    for keyword in INJECTIONS:
+        page = (await admin_client.get("/admin/members", params={"keyword": keyword})).json()
+        assert (page["items"], page["total"]) == ([], 0), keyword
+    assert (await admin_client.get("/admin/members")).json()["total"] == 3
+
+
 async def test_pages(admin_client) -> None:
     second = (await admin_client.get("/admin/members", params={"page": 2, "size": 2})).json()
     assert ([m["loginId"] for m in second["items"]], second["total"]) == (["alice"], 3)

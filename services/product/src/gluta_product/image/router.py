@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
@@ -30,7 +30,15 @@ async def post_image(request: Request, admin: AdminOnly, service: ServiceDep, st
                           model=ImageRead, action=lambda uow: upload_image(uow, storage, data, limits))
 
 
-@router.get("/images/{image_id}")
+IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The image's bytes, with its own content type",
+          "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                      for media in ("image/jpeg", "image/png", "image/webp", "image/gif")}},
+    304: {"description": "The caller's copy (If-None-Match) is current"},
+}
+
+
+@router.get("/images/{image_id}", response_class=Response, responses=IMAGE_RESPONSES)
 async def get_image(image_id: IdPath, request: Request, service: ServiceDep, storage: StorageDep) -> Response:
     """Serve an image's bytes; 304 when the caller's copy is current."""
     async with service.db.read_sessions() as session:

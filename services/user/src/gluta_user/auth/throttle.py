@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,6 +78,9 @@ class LoginThrottle:
         self.clock = clock
         self.settings = settings  # read at each attempt: the limits are reloadable
         self._uow = uow or (lambda: UnitOfWork(db))
+        # counters this process has seen locked, and until when: a lock is never lifted or moved before it
+        # ends, so until then an attempt on it is refused from memory, without the database
+        self._locks: dict[str, datetime] = {}
 
     def keys(self, *, account: str | None, address: str | None) -> list[ThrottleKey]:
         """Return the counters one attempt touches, in one order for every transaction."""
@@ -131,10 +134,35 @@ class LoginThrottle:
             await session.execute(update(Row).where(Row.throttle_key.in_(stale), self._stale(now))
                                   .values(failures=0, window_started_at=now, locked_until=None))
 
+    def _known_lock(self, keys: list[ThrottleKey], now: datetime) -> datetime | None:
+        until = None
+        for key in keys:
+            locked = self._locks.get(key.key)
+            if locked is None:
+                continue
+            if locked > now:
+                until = locked if until is None else max(until, locked)
+            else:
+                del self._locks[key.key]
+        return until
+
+    def _remember(self, locks: list[tuple[str, datetime]], now: datetime) -> None:
+        if len(self._locks) > 10_000:  # a spray over many addresses: forget the locks that are over
+            self._locks = {name: until for name, until in self._locks.items() if until > now}
+        self._locks.update(locks)
+
+    def _refuse(self, until: datetime, now: datetime) -> TooManyRequests:
+        return TooManyRequests("too many login attempts; try again later",
+                               retry_after=max(1, math.ceil((until - now).total_seconds())))
+
     async def begin_attempt(self, keys: list[ThrottleKey]) -> Attempt:
         """Count the attempt where every attempt counts; raise TooManyRequests (nothing counted) when over."""
         if not keys:
             return Attempt(keys)
+        now = self.clock.now()
+        until = self._known_lock(keys, now)
+        if until is not None:  # a brute force keeps hammering a locked account: each refusal must stay cheap
+            raise self._refuse(until, now)
         return await self._retrying(lambda: self._begin_attempt(keys))
 
     async def _begin_attempt(self, keys: list[ThrottleKey]) -> Attempt:
@@ -147,6 +175,10 @@ class LoginThrottle:
                 select(Row.throttle_key, Row.failures, Row.window_started_at, Row.locked_until)
                 .where(Row.throttle_key.in_(limits)))).all()}
             live = {name: row for name, row in rows.items() if not self._is_stale(row, now)}
+            locked = [(name, row.locked_until) for name, row in live.items() if row.locked_until is not None]
+            if locked:  # locked already (by another process): refused from what was read, nothing written
+                self._remember(locked, now)
+                raise self._refuse(max(until for _, until in locked), now)
             over = any(row.locked_until is not None for row in live.values()) or any(
                 name in live and live[name].failures >= limits[name] for name in attempt.on_failure)
             if not over:
@@ -173,12 +205,12 @@ class LoginThrottle:
                 update(Row).where(Row.throttle_key.in_(names), Row.locked_until.is_(None),
                                   Row.failures >= case(limits, value=Row.throttle_key))
                 .values(locked_until=lock_until))
-            until = await session.scalar(select(func.max(Row.locked_until)).where(Row.throttle_key.in_(names),
-                                                                                  Row.locked_until > now))
+            locks = [(name, until) for name, until in (await session.execute(
+                select(Row.throttle_key, Row.locked_until).where(Row.throttle_key.in_(names),
+                                                                 Row.locked_until > now))).all()]
             await uow.commit()
-        wait = (until or lock_until) - now
-        raise TooManyRequests("too many login attempts; try again later",
-                              retry_after=max(1, math.ceil(wait.total_seconds())))
+        self._remember(locks, now)
+        raise self._refuse(max((until for _, until in locks), default=lock_until), now)
 
     async def failed(self, attempt: Attempt) -> None:
         """Count a failed attempt where only failures count."""
