@@ -15,7 +15,8 @@ from sqlalchemy import event, select, text
 
 from gluta_contracts import OrderConfirmed, OrderLine
 from gluta_product.catalog.models import Product
-from gluta_product.catalog.search import keyword_condition
+from gluta_product.catalog.search import Contains
+from gluta_product.catalog.service import TextSet
 from gluta_product.stock.service import count_sales
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -45,6 +46,8 @@ async def catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
                                                styles=styles, price=price)
             ids[key] = product["productId"]
         assert (await api.client.delete(f"/products/{ids['linen']}", headers=api.admin)).status_code == 204
+        synonyms = {"items": [{"term": "cardigan", "synonyms": ["가디건"]}]}
+        assert (await api.client.put("/synonyms", json=synonyms, headers=api.admin)).status_code == 200
         for member, key in ((11, "wool"), (12, "wool"), (11, "sweater")):
             assert (await api.client.put(f"/products/{ids[key]}/like", headers=api.member(member))).status_code == 204
         await count_sales(api.service.uow(), OrderConfirmed(order_id=1, member_id=11, pay_amount=1,
@@ -80,7 +83,15 @@ def keys_of(body: dict[str, Any], ids: dict[str, int]) -> list[str]:
     ("hidden", set()),                                   # script content was removed on the way in
     ("셔츠", set()),                                     # the only match is deleted
     ("니트 가디건 아님", set()),
-    ("아우터\n니트", set()),                             # no match across two fields
+    ("아우터\n니트", {"cardigan"}),                      # two words: each may be in another field
+    ("터부", set()),                                     # no match spans two fields (description | content)
+    ("니트가디건", {"cardigan"}),                        # spacing-free
+    ("가디건 울", {"cardigan"}),                         # any order
+    ("ㄴㅌㄱㄷ", {"cardigan"}),                          # 초성 of the name
+    ("니ㅌ", {"cardigan", "sweater"}),                   # mixed 초성: names only (denim has 니트 in its content)
+    ("가디견", {"cardigan"}),                            # one wrong jamo in a 3-syllable word
+    ("cardigan", {"cardigan", "wool"}),                  # a default synonym (cardigan -> 가디건)
+    ("Wool knit", {"wool"}),
 ])
 async def test_keyword_matches_substrings(catalog: Any, keyword: str, expected: set[str]) -> None:
     api, ids, _ = catalog
@@ -180,7 +191,7 @@ async def test_keyword_search_is_served_by_a_text_index(catalog: Any) -> None:
             await session.execute(text("SET enable_seqscan = off"))  # tiny table: ask whether the index CAN serve
         explain = "EXPLAIN QUERY PLAN" if db.dialect == "sqlite" else "EXPLAIN"
         for term, index in expected.items():
-            statement = select(Product.id).where(keyword_condition(db.dialect, term))
+            statement = select(Product.id).where(TextSet(db.dialect, Contains("text", term)).condition())
             compiled = str(statement.compile(dialect=session.bind.dialect, compile_kwargs={"literal_binds": True}))
             assert "LIKE '%" not in compiled.upper() or db.dialect == "postgresql"
             plan = " | ".join(" ".join(str(v) for v in row) for row in
@@ -225,20 +236,19 @@ async def test_totals_past_the_last_page(catalog: Any, keyword: str) -> None:
 @pytest.mark.parametrize("keyword", ["니트 가디건", "cardigan", "knit"])
 async def test_any_gram_to_start_from_gives_the_same_pages(catalog: Any, monkeypatch: pytest.MonkeyPatch,
                                                            keyword: str) -> None:
-    """MariaDB rechecks the products of one gram of a 3+ character keyword (the rarest it counted): any gives
+    """MariaDB rechecks the products of one gram of a 3+ character word (the rarest it counted): any gives
     the same pages and totals."""
     from gluta_product.catalog import service
-    from gluta_product.catalog.search import keyword_grams
 
     api, _, types = catalog
     if api.service.db.dialect != "mysql":
         pytest.skip("MariaDB's gram table only")
     for extra in ({}, {"type": types["아우터"]}, {"style": "캐주얼", "minPrice": 10_000, "sort": "priceAsc"}):
         expected = [await find(api, keyword=keyword, size=1, page=page, **extra) for page in (1, 2, 9)]
-        for gram in keyword_grams(keyword):
-            async def rarest(session: Any, kw: str, gram: str = gram) -> str:
-                return gram
+        for reverse in (False, True):
+            async def counted(session: Any, grams: list[str], reverse: bool = reverse) -> dict[str, int]:
+                return {g: i for i, g in enumerate(sorted(grams, reverse=reverse))}
 
-            monkeypatch.setattr(service, "_rarest_gram", rarest)
+            monkeypatch.setattr(service, "_gram_counts_of", counted)
             assert [await find(api, keyword=keyword, size=1, page=page, **extra) for page in (1, 2, 9)] == expected
             monkeypatch.undo()

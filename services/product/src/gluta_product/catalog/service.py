@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, column, delete, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,8 @@ from gluta_product.catalog.models import (
     ProductImage,
     ProductStyle,
     ProductType,
+    SearchTerm,
+    SearchTermKey,
 )
 from gluta_product.catalog.schemas import (
     ImageRef,
@@ -39,28 +41,51 @@ from gluta_product.catalog.schemas import (
     ProductSummary,
     ProductTypeRead,
     ProductWrite,
+    SearchPage,
     SortOrder,
     StyleCount,
     StyleProducts,
     StyleRegistered,
+    Suggestion,
 )
 from gluta_product.catalog.search import (
+    FIELD_KIND,
+    MAX_KEYWORD,
+    MAX_TERM,
     NARROW_INDEX,
-    build_search_grams,
-    build_search_text,
-    grams_of,
-    keyword_condition,
-    keyword_grams,
-    match_count,
+    Conditions,
+    Contains,
+    Minus,
+    Pattern,
+    SearchFields,
+    Token,
+    Word,
+    build_search_fields,
+    choseong_word,
+    compact,
+    compile_sqlite,
+    initials,
+    jamo,
+    leaf_grams,
+    leaves,
+    matches,
+    name_set,
+    normalize,
     normalize_keyword,
-    sqlite_matches,
+    parse_words,
+    relevance_levels,
     sqlite_probe,
+    synonym_keys,
+    term_keys,
+    tolerates_typo,
+    vocabulary,
 )
 from gluta_product.image.exceptions import ImageNotFound
 from gluta_product.image.models import Image
 from gluta_product.inquiry.models import Inquiry
 from gluta_product.like.models import ProductLike
-from gluta_product.schemas import Page, image_url
+from gluta_product.schemas import image_url
+from gluta_product.synonym.service import synonyms_for
 
 SUMMARY_COLUMNS = (Product.id, Product.name, Product.description, Product.product_type_id,
                    Product.thumbnail_image_id, Product.unit_price, Product.quantity, Product.like_count,
@@ -94,7 +119,7 @@ class SearchQuery:
     style: str | None = None
     min_price: int | None = None
     max_price: int | None = None
-    sort: SortOrder = SortOrder.newest
+    sort: SortOrder | None = None  # relevance when there is a keyword, else newest
     page: int = 1
     size: int = 20
 
@@ -147,41 +172,85 @@ async def summaries(session: AsyncSession, rows: Sequence[Any], viewer_id: int |
 # (estimated from the share of live products that match: matches spread evenly over the sort order).
 MANY_MATCHES = 1000  # below this many matches, looking them all up is cheap anyway
 WALK_RATIO = 1.0
-PROBE_ROWS = 50  # SQLite, 1-2 characters, no style: a walk this short probes the FTS table row by row
+PROBE_ROWS = 50  # SQLite, a gram-table set, no style: a walk this short probes the FTS table row by row
 MYSQL = {"mysql", "mariadb"}
 WALKERS = {"sqlite", *MYSQL}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TYPOS_PER_WORD = 5
 
 
-def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = False,
-                     gram: str | None = None) -> list[Any]:
-    """Return the keyword and style conditions (on SQLite one list of ids: the FTS matches probe the style index)."""
-    target = (Product.id + 0) if many else Product.id  # see keyword_condition for `many`
+@dataclass(frozen=True)
+class TextSet:
+    """The products a set expression of the text index finds, on one dialect (see catalog/search.py)."""
+
+    dialect: str
+    expression: Any
+    rarest: dict[Contains, str] = field(default_factory=dict, compare=False)  # MariaDB: gram per 3+ leaf
+
+    def ids(self) -> Any:
+        """Return a select of the matching ids (SQLite: the compound select over the FTS5 tables)."""
+        sql, params = compile_sqlite(self.expression)
+        return text(sql).bindparams(**params).columns(column("rowid"))
+
+    def condition(self, *, many: bool = False) -> ColumnElement[bool]:
+        """Return the WHERE condition; with `many` the id is wrapped (`id + 0`) so a sort index is walked."""
+        target = (Product.id + 0) if many else Product.id
+        if self.dialect == "sqlite":
+            return target.in_(self.ids())
+        return Conditions(self.dialect, target, self.rarest).of(self.expression)
+
+    def index_count(self) -> Any | None:
+        """Return a statement counting the set from the text index alone (no product row read), if it can.
+
+        The text indexes hold live products only (SQLite's FTS5 tables through their triggers, MariaDB's
+        token rows are removed with the product), so with no other filter the count is the posting lists'.
+        """
+        if self.dialect == "sqlite":
+            sql, params = compile_sqlite(self.expression)
+            return text(f"SELECT count(*) FROM ({sql})").bindparams(**params).columns(column("n"))
+        if self.dialect in MYSQL and isinstance(self.expression, Token | Contains) and (
+                isinstance(self.expression, Token) or len(self.expression.value) <= 2):
+            leaf = self.expression
+            gram = (leaf.kind if isinstance(leaf, Token) else FIELD_KIND[leaf.field]) + leaf.value
+            return select(func.count()).select_from(ProductGram).where(ProductGram.gram == gram)
+        return None
+
+    @property
+    def rechecks_rows(self) -> bool:
+        """Return whether MariaDB reads each candidate's row (a 3+ character leaf's INSTR, a 초성 pattern)."""
+        return any(isinstance(leaf, Pattern) or (isinstance(leaf, Contains) and len(leaf.value) > 2)
+                   for leaf in leaves(self.expression))
+
+
+def _text_conditions(dialect: str, matched: TextSet | None, style: str, *, many: bool = False) -> list[Any]:
+    """Return the text and style conditions (on SQLite one list of ids: the FTS matches probe the style index)."""
+    target = (Product.id + 0) if many else Product.id  # see TextSet.condition for `many`
     styled = select(ProductStyle.product_id).where(ProductStyle.style == style)
-    if style and keyword and dialect == "sqlite":
-        return [target.in_(styled.where(ProductStyle.product_id.in_(sqlite_matches(keyword))))]
+    if style and matched is not None and dialect == "sqlite":
+        return [target.in_(styled.where(ProductStyle.product_id.in_(matched.ids())))]
     conditions = [target.in_(styled)] if style else []
-    if keyword:
-        conditions.append(keyword_condition(dialect, keyword, many=many, gram=gram))
+    if matched is not None:
+        conditions.append(matched.condition(many=many))
     return conditions
 
 
-def _narrow(statement: Select[Any], dialect: str, keyword: str, style: str,
+def _narrow(statement: Select[Any], dialect: str, matched: TextSet | None, style: str,
             sort: SortOrder | None = None, *, filtered: bool = False) -> Select[Any]:
     """Check a list of matching ids against the filters (and sort them) in the narrow `ix_product_search_cover`.
 
     Named in the statement, so the plan does not hang on statistics: SQLite picks the rowid without ANALYZE
     data, MariaDB's optimizer reads the wide clustered rows. Only when the statement has an `id IN (list)`
     (a keyword or a style, not walking). On MariaDB not for the name sort (`sort_name` is not in its index),
-    and for 3+ character keywords (their INSTR recheck reads the wide row anyway) only when `filtered` (a type
-    or price filter): then the filter is checked in the narrow index first (index condition pushdown) and
-    only its survivors pay the wide row's lookup.
+    and for sets that recheck rows (3+ character words: INSTR reads the wide row anyway) only when `filtered`
+    (a type or price filter): then the filter is checked in the narrow index first (index condition
+    pushdown) and only its survivors pay the wide row's lookup.
     """
-    if not (keyword or style):
+    if matched is None and not style:
         return statement
     if dialect == "sqlite":
         return statement.with_hint(Product, f"INDEXED BY {NARROW_INDEX}", "sqlite")
-    if dialect not in MYSQL or (len(keyword) > 2 and not filtered) or sort is SortOrder.name:
+    rechecks = matched is not None and matched.rechecks_rows
+    if dialect not in MYSQL or (rechecks and not filtered) or sort is SortOrder.name:
         return statement
     hint = f"FORCE INDEX ({NARROW_INDEX})"
     return statement.with_hint(Product, hint, "mysql").with_hint(Product, hint, "mariadb")
@@ -199,11 +268,13 @@ async def _walk(session: AsyncSession, dialect: str, total: int, rows_needed: in
 
 
 async def search_products(session: AsyncSession, dialect: str, query: SearchQuery,
-                          viewer_id: int | None) -> Page[ProductSummary]:
-    """Find live products by keyword (substring of name, description or content) and filters, one page.
+                          viewer_id: int | None) -> SearchPage:
+    """Find live products by keyword and filters, one page, best match first unless another sort is asked.
 
-    The total comes from the text index alone when only a keyword is given; the page query selects ids
-    only (no row is sorted with its text), then the page's 20 summaries are read by id.
+    Every word of the keyword must match (any order, spacing-free), as itself, a synonym, its 초성 or with
+    one typo (see `plan_words`); `relevance` pages through the nested levels of `relevance_levels` in turn,
+    most popular first within each. The total comes from the text index alone when only a keyword is given;
+    the page query selects ids only, then the page's summaries are read by id.
     """
     filters: list[Any] = [Product.deleted_at.is_(None)]
     keyword = normalize_keyword(query.keyword)
@@ -215,48 +286,104 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
     if query.max_price is not None:
         filters.append(Product.unit_price <= query.max_price)
     offset = (query.page - 1) * query.size
-    order = ORDERS[query.sort]
-    ids: list[int] = []
-    if dialect in MYSQL and keyword and (len(keyword) > 2 or style or len(filters) > 1):
-        ids, total = await _mysql_page(session, dialect, keyword, style, filters, query, offset)
+    sort = query.sort or (SortOrder.relevance if keyword else SortOrder.newest)
+    words = await plan_words(session, keyword) if keyword else []
+    if keyword and sort is SortOrder.relevance:
+        levels = [await _text_set(session, dialect, level)
+                  for level in relevance_levels(words, keyword.replace(" ", ""))]
+        ids, total = await _relevance_page(session, dialect, levels, style, filters, offset, query.size)
     else:
-        total = await _count(session, dialect, keyword, style, filters)
-    if offset < total and not ids:
-        walk = await _walk(session, dialect, total, offset + query.size) if keyword or style else None
-        if walk is not None and walk <= PROBE_ROWS and dialect == "sqlite" and len(keyword) <= 2 and not style:
-            conditions = [sqlite_probe(keyword)] if keyword else []
-        else:
-            conditions = _text_conditions(dialect, keyword, style, many=walk is not None)
-        paging = select(Product.id).where(*filters, *conditions)
-        if walk is None:
-            paging = _narrow(paging, dialect, keyword, style, query.sort, filtered=len(filters) > 1)
-        ids = list((await session.scalars(paging.order_by(*order).limit(query.size).offset(offset))).all())
+        if sort is SortOrder.relevance:
+            sort = SortOrder.newest  # nothing to be relevant to
+        matched = await _text_set(session, dialect, matches(words)) if keyword else None
+        ids, total = await _sorted_page(session, dialect, matched, style, filters, sort, offset, query.size)
     items: list[ProductSummary] = []
     if ids:
         by_id = {row.id: row for row in (await session.execute(summary_select().where(Product.id.in_(ids))))}
         items = await summaries(session, [by_id[i] for i in ids if i in by_id], viewer_id)
-    return Page(items=items, page=query.page, size=query.size, total=total)
+    suggestion = await did_you_mean(session, dialect, words) if keyword and total == 0 else None
+    return SearchPage(items=items, page=query.page, size=query.size, total=total, did_you_mean=suggestion)
 
 
-async def _mysql_page(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any],
-                      query: SearchQuery, offset: int) -> tuple[list[int], int]:
-    """Return a MariaDB keyword search's page of ids and its total from one statement.
+async def _text_set(session: AsyncSession, dialect: str, expression: Any) -> TextSet:
+    """Return the set of an expression; on MariaDB with the rarest gram of each 3+ character leaf chosen."""
+    rarest: dict[Contains, str] = {}
+    if dialect in MYSQL:
+        long_leaves = [leaf for leaf in leaves(expression) if isinstance(leaf, Contains) and len(leaf.value) > 2]
+        if long_leaves:
+            counts = await _gram_counts_of(session, sorted({g for leaf in long_leaves for g in leaf_grams(leaf)}))
+            rarest = {leaf: min(leaf_grams(leaf), key=lambda g: (counts.get(g, 0), g)) for leaf in long_leaves}
+    return TextSet(dialect, expression, rarest)
 
-    Only when the total cannot come from the gram index alone (3+ characters: INSTR recheck; or a style,
-    type or price filter): then counting reads every candidate (its wide row for INSTR, or its entry in the
-    narrow index for the filters), and so would listing it or walking a sort index after it. Here the page
-    carries the count (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of two; the sort of
-    the matches costs little beside it. A page past the end has no row to carry the count; then it is
-    counted on its own.
+
+async def _sorted_page(session: AsyncSession, dialect: str, matched: TextSet | None, style: str,
+                       filters: list[Any], sort: SortOrder, offset: int, size: int) -> tuple[list[int], int]:
+    """Return one page of ids of a set in a sort order, and the set's total."""
+    if dialect in MYSQL and matched is not None and (matched.index_count() is None or style or len(filters) > 1):
+        return await _mysql_page(session, dialect, matched, style, filters, sort, offset, size)
+    total = await _count(session, dialect, matched, style, filters)
+    ids = await _ids(session, dialect, matched, style, filters, sort, offset, size, total) if offset < total else []
+    return ids, total
+
+
+async def _ids(session: AsyncSession, dialect: str, matched: TextSet | None, style: str, filters: list[Any],
+               sort: SortOrder, offset: int, size: int, total: int) -> list[int]:
+    """Return a page of ids of a set of `total` products: listed and sorted, or walked along the sort index."""
+    walk = await _walk(session, dialect, total, offset + size) if matched is not None or style else None
+    probe = sqlite_probe(matched.expression) if matched is not None and dialect == "sqlite" else None
+    if walk is not None and walk <= PROBE_ROWS and probe is not None and not style:
+        conditions = [probe]
+    else:
+        conditions = _text_conditions(dialect, matched, style, many=walk is not None)
+    paging = select(Product.id).where(*filters, *conditions)
+    if walk is None:
+        paging = _narrow(paging, dialect, matched, style, sort, filtered=len(filters) > 1)
+    return list((await session.scalars(paging.order_by(*ORDERS[sort]).limit(size).offset(offset))).all())
+
+
+async def _relevance_page(session: AsyncSession, dialect: str, levels: list[TextSet], style: str,
+                          filters: list[Any], offset: int, size: int) -> tuple[list[int], int]:
+    """Return a page of the relevance order and the total: the levels' tiers in turn, most popular first.
+
+    Level k holds level k-1 (see `relevance_levels`), so tier k is level k less level k-1 and its size the
+    difference of their counts.
     """
-    gram = await _rarest_gram(session, keyword) if len(keyword) > 2 else None
+    counts: list[int] = []
+    for level in levels:
+        counts.append(await _count(session, dialect, level, style, filters))
+    ids: list[int] = []
+    before = 0
+    for k, level in enumerate(levels):
+        position = offset + len(ids)
+        if before <= position < counts[k]:
+            tier = level if k == 0 else TextSet(dialect, Minus(level.expression, levels[k - 1].expression),
+                                                {**level.rarest, **levels[k - 1].rarest})
+            ids += await _ids(session, dialect, tier, style, filters, SortOrder.popular, position - before,
+                              size - len(ids), counts[k] - before)
+            if len(ids) >= size:
+                break
+        before = counts[k]
+    return ids, counts[-1] if counts else 0
+
+
+async def _mysql_page(session: AsyncSession, dialect: str, matched: TextSet, style: str, filters: list[Any],
+                      sort: SortOrder, offset: int, size: int) -> tuple[list[int], int]:
+    """Return a MariaDB search's page of ids and its total from one statement.
+
+    Only when the total cannot come from the token index alone (a 3+ character word: INSTR recheck; several
+    words; or a style, type or price filter): then counting reads every candidate (its wide row for INSTR,
+    or its entry in the narrow index for the filters), and so would listing it or walking a sort index after
+    it. Here the page carries the count (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of
+    two; the sort of the matches costs little beside it. A page past the end has no row to carry the count;
+    then it is counted on its own.
+    """
     statement = select(Product.id, func.count().over().label("total")).where(
-        *filters, *_text_conditions(dialect, keyword, style, gram=gram))
-    statement = _narrow(statement, dialect, keyword, style, query.sort, filtered=len(filters) > 1)
-    rows = (await session.execute(statement.order_by(*ORDERS[query.sort]).limit(query.size).offset(offset))).all()
+        *filters, *_text_conditions(dialect, matched, style))
+    statement = _narrow(statement, dialect, matched, style, sort, filtered=len(filters) > 1)
+    rows = (await session.execute(statement.order_by(*ORDERS[sort]).limit(size).offset(offset))).all()
     if rows:
         return [row.id for row in rows], int(rows[0].total)
-    return [], (await _count(session, dialect, keyword, style, filters, gram) if offset else 0)
+    return [], (await _count(session, dialect, matched, style, filters) if offset else 0)
 
 
 GRAM_COUNT_SECONDS = 600.0  # how long a gram's product count is trusted (it only picks the gram to start from)
@@ -264,13 +391,13 @@ GRAM_COUNT_ENTRIES = 10_000
 _gram_counts: dict[str, tuple[float, int]] = {}  # per process: gram -> (when counted, live products having it)
 
 
-async def _rarest_gram(session: AsyncSession, keyword: str) -> str:
-    """Return the gram of a 3+ character keyword (MariaDB) that the fewest live products have.
+async def _gram_counts_of(session: AsyncSession, grams: list[str]) -> dict[str, int]:
+    """Return how many live products have each MariaDB token (to start a 3+ character word from its rarest).
 
-    Counted once per gram and process (an index range count: 1-3 ms for the commonest bigrams), then
-    kept for GRAM_COUNT_SECONDS; a stale count only costs speed, never a result (see `mysql_condition`).
+    Counted once per gram and process (an index range count: 1-3 ms for the commonest bigrams), then kept
+    for GRAM_COUNT_SECONDS; a stale count only costs speed, never a result: any bigram of a word gives the
+    same rows (a text containing the word has every one of them, and INSTR is exact).
     """
-    grams = keyword_grams(keyword)
     now = time.monotonic()
     missing = [g for g in grams if (seen := _gram_counts.get(g)) is None or now - seen[0] > GRAM_COUNT_SECONDS]
     if missing:
@@ -279,7 +406,7 @@ async def _rarest_gram(session: AsyncSession, keyword: str) -> str:
         if len(_gram_counts) + len(missing) > GRAM_COUNT_ENTRIES:
             _gram_counts.clear()
         _gram_counts.update((g, (now, int(counted.get(g, 0)))) for g in missing)
-    return min(grams, key=lambda g: (_gram_counts[g][1] if g in _gram_counts else 0, g))
+    return {g: _gram_counts[g][1] if g in _gram_counts else 0 for g in grams}
 
 
 LIVE = "live"  # product_counter: live products
@@ -295,20 +422,138 @@ async def _live(session: AsyncSession) -> int:
     return int(await session.scalar(select(ProductCounter.value).where(ProductCounter.name == LIVE)) or 0)
 
 
-async def _count(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any],
-                 gram: str | None = None) -> int:
+async def _count(session: AsyncSession, dialect: str, matched: TextSet | None, style: str,
+                 filters: list[Any]) -> int:
     """Return the exact number of live products matching (from the counter or the text index when it can)."""
-    if not keyword and not style and len(filters) == 1:
+    if matched is None and not style and len(filters) == 1:
         return await _live(session)
-    counting_statement = match_count(dialect, keyword) if keyword and not style and len(filters) == 1 else None
+    counting_statement = matched.index_count() if matched is not None and not style and len(filters) == 1 else None
     if counting_statement is not None:
         return int(await session.scalar(counting_statement) or 0)
-    counting = filters + _text_conditions(dialect, keyword, style, gram=gram)
-    if dialect == "sqlite" and not keyword and not style:
+    counting = filters + _text_conditions(dialect, matched, style)
+    if dialect == "sqlite" and matched is None and not style:
         # An always-true range on an indexed column lets SQLite count through a (partial) index.
         counting.append(Product.created_at > EPOCH)
     return int(await session.scalar(_narrow(select(func.count()).select_from(Product).where(*counting),
-                                            dialect, keyword, style, filtered=len(filters) > 1)) or 0)
+                                            dialect, matched, style, filtered=len(filters) > 1)) or 0)
+
+
+# --- query words: synonyms, typos, did-you-mean, autocomplete --------------------------------------
+async def plan_words(session: AsyncSession, keyword: str) -> list[Word]:
+    """Return the words of a keyword with their synonyms and, for 3+ syllable words, their one-typo terms."""
+    synonyms = await synonyms_for(session, synonym_keys(keyword))
+    words = parse_words(keyword, synonyms)
+    fuzzy = [w for w in words if w.exact and tolerates_typo(w.text)]
+    if not fuzzy:
+        return words
+    near = await _near_terms(session, [w.text for w in fuzzy])
+    return [replace(w, typos=tuple(t for t in near.get(w.text, []) if t not in w.exact)[:TYPOS_PER_WORD])
+            if w in fuzzy else w for w in words]
+
+
+async def _near_terms(session: AsyncSession, words: list[str]) -> dict[str, list[str]]:
+    """Return, per word, the live vocabulary terms one jamo edit away (itself excluded), most used first."""
+    from rapidfuzz.distance import Levenshtein  # only once a long word is searched (idle memory)
+
+    keys = {word: term_keys(word) for word in words if len(word) <= MAX_TERM}
+    wanted = sorted(set().union(*keys.values())) if keys else []
+    if not wanted:
+        return {}
+    rows = (await session.execute(
+        select(SearchTermKey.key, SearchTerm.term, SearchTerm.product_count)
+        .join(SearchTerm, SearchTerm.term == SearchTermKey.term)
+        .where(SearchTermKey.key.in_(wanted), SearchTerm.product_count > 0))).all()
+    found: dict[str, list[str]] = {}
+    for word, word_keys in keys.items():
+        letters = jamo(word)
+        candidates = {(row.term, row.product_count) for row in rows if row.key in word_keys and row.term != word}
+        near = [(count, term) for term, count in candidates
+                if Levenshtein.distance(letters, jamo(term), score_cutoff=1) <= 1]
+        found[word] = [term for _, term in sorted(near, key=lambda c: (-c[0], c[1]))]
+    return found
+
+
+async def did_you_mean(session: AsyncSession, dialect: str, words: list[Word]) -> str | None:
+    """Return the closest query that finds something, when a query found nothing (None if none is near).
+
+    Each word that finds nothing on its own is replaced by the most used name word one jamo edit away (any
+    length: "니투" → "니트"); if that finds products, it is the suggestion. Otherwise the most popular
+    product name that has the longest word that does find something.
+    """
+    alone = {w.text: await _count(session, dialect, await _text_set(session, dialect, matches([w])), "",
+                                  [Product.deleted_at.is_(None)]) for w in words}
+    lost = [w.text for w in words if not alone[w.text] and not choseong_word(w.text)]
+    near = await _near_terms(session, lost) if lost else {}
+    corrected = [near[w.text][0] if near.get(w.text) else w.text for w in words]
+    if [w.text for w in words] != corrected:
+        fixed = await plan_words(session, " ".join(corrected))
+        if await _count(session, dialect, await _text_set(session, dialect, matches(fixed)), "",
+                        [Product.deleted_at.is_(None)]):
+            return " ".join(corrected)
+    found = sorted((w for w in words if alone[w.text]), key=lambda w: -len(w.text))
+    if not found:
+        return None
+    matched = await _text_set(session, dialect, matches([found[0]]))
+    ids = await _ids(session, dialect, matched, "", [Product.deleted_at.is_(None)], SortOrder.popular, 0, 1,
+                     alone[found[0].text])
+    return await session.scalar(select(Product.name).where(Product.id == ids[0])) if ids else None
+
+
+AUTOCOMPLETE_CANDIDATES = 50
+
+
+async def autocomplete(session: AsyncSession, dialect: str, prefix: str, limit: int = 10) -> list[Suggestion]:
+    """Return up to `limit` product names for what a shopper has typed so far: names that start with it
+    first, then names with a word that starts with it, then names containing it; most popular first within.
+
+    Spacing-free ("니트가" finds "울 니트 가디건") and 초성 ("ㄴㅌㄱ") alike. The candidates are the
+    AUTOCOMPLETE_CANDIDATES most popular names containing the prefix (one indexed set, walked or listed like
+    a search page); the order above is made among those.
+    """
+    typed = compact(prefix)[:MAX_KEYWORD]
+    if not typed:
+        return []
+    word = parse_words(typed, {})[0]
+    matched = await _text_set(session, dialect, name_set(word))
+    live = [Product.deleted_at.is_(None)]
+    total = await _count(session, dialect, matched, "", live)
+    if not total:
+        return []
+    ids = await _ids(session, dialect, matched, "", live, SortOrder.popular, 0, AUTOCOMPLETE_CANDIDATES, total)
+    rows = {row.id: row for row in await session.execute(
+        select(Product.id, Product.name, Product.search_name, Product.search_initials).where(Product.id.in_(ids)))}
+    looked_for = word.initials if word.initials else typed
+    seen: set[str] = set()
+    ranked: list[tuple[int, int, Any]] = []
+    for position, product_id in enumerate(ids):
+        row = rows.get(product_id)
+        if row is None or row.name in seen:
+            continue
+        seen.add(row.name)
+        name = row.search_initials if word.initials else row.search_name
+        starts = [compact(w) for w in normalize(row.name).split(" ")]
+        starts = [initials(s) for s in starts] if word.initials else starts
+        suffixes = ["".join(starts[i:]) for i in range(len(starts))]
+        rank = 0 if name.startswith(looked_for) else 1 if any(s.startswith(looked_for) for s in suffixes) else 2
+        ranked.append((rank, position, row))
+    return [Suggestion(text=row.name, product_id=row.id) for _, _, row in sorted(ranked, key=lambda r: r[:2])[:limit]]
+
+
+# --- vocabulary, kept in the product's transaction ------------------------------------------------
+async def index_terms(session: AsyncSession, dialect: str, old_name: str | None, new_name: str | None) -> None:
+    """Keep `search_term` counts in step with a live product's name (None: no live product before / after)."""
+    old = vocabulary(old_name) if old_name is not None else set()
+    new = vocabulary(new_name) if new_name is not None else set()
+    if added := sorted(new - old):
+        await session.execute(insert_ignore(SearchTerm.__table__, dialect,
+                                            [{"term": t, "product_count": 0} for t in added]))
+        await session.execute(insert_ignore(SearchTermKey.__table__, dialect,
+                                            [{"key": k, "term": t} for t in added for k in sorted(term_keys(t))]))
+        await session.execute(update(SearchTerm).where(SearchTerm.term.in_(added))
+                              .values(product_count=SearchTerm.product_count + 1))
+    if gone := sorted(old - new):
+        await session.execute(update(SearchTerm).where(SearchTerm.term.in_(gone))
+                              .values(product_count=SearchTerm.product_count - 1))
 
 
 async def best_products(session: AsyncSession, size: int, viewer_id: int | None) -> list[ProductSummary]:
@@ -348,21 +593,26 @@ async def _check_refs(session: AsyncSession, data: ProductWrite) -> int | None:
     return thumbnail
 
 
-async def index_grams(session: AsyncSession, dialect: str, product_id: int, old_text: str | None,
-                      new_text: str) -> None:
-    """Keep MariaDB's gram table in step with a live product's text ('' when it is deleted; others use triggers)."""
+async def index_tokens(session: AsyncSession, dialect: str, product_id: int, old: SearchFields | None,
+                       new: SearchFields | None) -> None:
+    """Keep MariaDB's token table in step with a live product's text (None: not live; others use triggers)."""
     if dialect not in MYSQL:
         return
-    old = grams_of(old_text) if old_text else set()
-    new = grams_of(new_text)
-    if gone := sorted(old - new):
+    before = old.tokens() if old else set()
+    after = new.tokens() if new else set()
+    if gone := sorted(before - after):
         await session.execute(delete(ProductGram).where(ProductGram.product_id == product_id,
                                                         ProductGram.gram.in_(gone)))
-    if added := sorted(new - old):
+    if added := sorted(after - before):
         await session.execute(insert(ProductGram), [{"gram": g, "product_id": product_id} for g in added])
 
 
-def _apply(product: Product, data: ProductWrite, dialect: str, thumbnail: int | None) -> None:
+def fields_of(product: Product) -> SearchFields:
+    """Return the search fields of a product row as they were computed when it was written."""
+    return build_search_fields(product.name, product.description, product.content)
+
+
+def _apply(product: Product, data: ProductWrite, dialect: str, thumbnail: int | None) -> SearchFields:
     content = sanitize_html(data.content)
     product.name = data.name
     product.sort_name = data.name.lower()
@@ -372,8 +622,12 @@ def _apply(product: Product, data: ProductWrite, dialect: str, thumbnail: int | 
     product.unit_price = data.unit_price
     product.quantity = data.quantity
     product.thumbnail_image_id = thumbnail
-    product.search_text = build_search_text(data.name, data.description, content)
-    product.search_grams = build_search_grams(product.search_text, dialect)
+    fields = build_search_fields(data.name, data.description, content)
+    product.search_text = fields.search_text
+    product.search_name = fields.search_name
+    product.search_initials = fields.search_initials
+    product.search_grams = fields.gram_words(dialect)
+    return fields
 
 
 async def _write_children(session: AsyncSession, product_id: int, data: ProductWrite) -> None:
@@ -415,10 +669,11 @@ async def create_product(uow: UnitOfWork, data: ProductWrite) -> ProductDetail:
     thumbnail = await _check_refs(session, data)
     now = utcnow()
     product = Product(like_count=0, units_sold=0, created_at=now, updated_at=now)
-    _apply(product, data, uow.db.dialect, thumbnail)
+    fields = _apply(product, data, uow.db.dialect, thumbnail)
     session.add(product)
     await session.flush()
-    await index_grams(session, uow.db.dialect, product.id, None, product.search_text)
+    await index_tokens(session, uow.db.dialect, product.id, None, fields)
+    await index_terms(session, uow.db.dialect, None, product.name)
     await count_live(session, +1)
     await _write_children(session, product.id, data)
     uow.outbox.add(product_changed(product))
@@ -435,9 +690,10 @@ async def update_product(uow: UnitOfWork, product_id: int, data: ProductWrite) -
             raise ProductNotFound()
         thumbnail = await _check_refs(session, data)
         before = await _image_ids_of(session, product)
-        old_text = product.search_text
-        _apply(product, data, uow.db.dialect, thumbnail)
-        await index_grams(session, uow.db.dialect, product.id, old_text, product.search_text)
+        old_fields, old_name = fields_of(product), product.name
+        fields = _apply(product, data, uow.db.dialect, thumbnail)
+        await index_tokens(session, uow.db.dialect, product.id, old_fields, fields)
+        await index_terms(session, uow.db.dialect, old_name, product.name)
         product.updated_at = utcnow()
         await _write_children(session, product.id, data)
         after = await _image_ids_of(session, product)
@@ -459,7 +715,8 @@ async def delete_product(uow: UnitOfWork, product_id: int) -> None:
             raise ProductNotFound()
         product = await session.get(Product, product_id, populate_existing=True)
         assert product is not None
-        await index_grams(session, uow.db.dialect, product.id, product.search_text, "")  # live products only
+        await index_tokens(session, uow.db.dialect, product.id, fields_of(product), None)  # live products only
+        await index_terms(session, uow.db.dialect, product.name, None)
         await count_live(session, -1)
         await release_images(session, await _image_ids_of(session, product), now)
         uow.outbox.add(product_changed(product))
