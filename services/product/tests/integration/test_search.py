@@ -252,3 +252,132 @@ async def test_any_gram_to_start_from_gives_the_same_pages(catalog: Any, monkeyp
             monkeypatch.setattr(service, "_gram_counts_of", counted)
             assert [await find(api, keyword=keyword, size=1, page=page, **extra) for page in (1, 2, 9)] == expected
             monkeypatch.undo()
+
+
+# --- relevance, autocomplete, did-you-mean, synonyms: one more small catalog on every dialect -----------
+RANKED = [
+    # key, name, description, likes
+    ("exact", "울 니트 가디건", "", 0),
+    ("whole", "니트 가디건", "", 1),
+    ("whole_popular", "가디건 세트", "", 3),
+    ("english", "Wool Cardigan", "", 2),
+    ("joined", "니트가디건", "", 5),          # 가디건 only inside a word
+    ("long", "롱가디건 코트", "", 4),
+    ("described", "겨울 아우터", "가디건 스타일로 입는 아우터", 9),
+    ("typo", "오버핏 가디견", "", 9),         # a seller's typo: one jamo off
+    ("other", "린넨 셔츠", "", 9),
+]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "mysql", "postgres"])
+async def ranked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, start_app: Any,
+                 fresh_database: Any) -> AsyncIterator[tuple[Any, dict[str, int]]]:
+    async with fresh_database(request.param) as url, start_app(tmp_path_factory.mktemp(request.param), url) as api:
+        type_id = await api.create_type("아우터")
+        ids: dict[str, int] = {}
+        for key, name, description, likes in RANKED:
+            ids[key] = (await api.create_product(type_id, name, description=description))["productId"]
+            for member in range(likes):
+                assert (await api.client.put(f"/products/{ids[key]}/like",
+                                             headers=api.member(100 + member))).status_code == 204
+        synonyms = {"items": [{"term": "cardigan", "synonyms": ["가디건"]}, {"term": "가디건", "synonyms": ["cardigan"]},
+                              {"term": "맨투맨", "synonyms": ["스웨트 셔츠"]}]}
+        assert (await api.client.put("/synonyms", json=synonyms, headers=api.admin)).status_code == 200
+        yield api, ids
+
+
+async def test_relevance_is_name_whole_word_then_partial_then_text_then_typo(ranked: Any) -> None:
+    api, ids = ranked
+    body = await find(api, keyword="가디건")
+    # whole words in the name (a synonym too), most liked first; inside a word; only in the description; typo
+    assert keys_of(body, ids) == ["whole_popular", "english", "whole", "exact", "joined", "long", "described",
+                                  "typo"]
+    assert body["total"] == 8 and body["didYouMean"] is None
+    # the exact name first, whatever the popularity
+    assert keys_of(await find(api, keyword="울니트가디건"), ids)[0] == "exact"
+    # spacing-free exact names ("니트가디건" = "니트 가디건") are equal, more liked first; then all whole words
+    assert keys_of(await find(api, keyword="니트 가디건"), ids)[:3] == ["joined", "whole", "exact"]
+    # paging walks through the tiers without losing or repeating anyone
+    pages = [keys_of(await find(api, keyword="가디건", size=3, page=page), ids) for page in (1, 2, 3, 4)]
+    assert sum(pages, []) == keys_of(body, ids) and pages[3] == []
+    # other sorts still apply to the same matches
+    newest = await find(api, keyword="가디건", sort="newest")
+    assert keys_of(newest, ids) == ["typo", "described", "long", "joined", "english", "whole_popular", "whole",
+                                    "exact"]
+
+
+async def test_relevance_with_filters_and_explicit_sort(ranked: Any) -> None:
+    api, ids = ranked
+    body = await find(api, keyword="가디건", sort="relevance", maxPrice=10_000, size=4)
+    assert keys_of(body, ids) == ["whole_popular", "english", "whole", "exact"] and body["total"] == 8
+    assert (await find(api, sort="relevance"))["total"] == len(RANKED)  # no keyword: nothing to rank by
+
+
+@pytest.mark.parametrize(("prefix", "first"), [
+    ("니트", "니트가디건"), ("니트 가", "니트가디건"), ("울 니", "울 니트 가디건"), ("ㄴㅌㄱ", "니트가디건"),
+    ("WOOL", "Wool Cardigan"), ("가디", "가디건 세트"),
+])
+async def test_autocomplete_prefix_spacing_free_and_choseong(ranked: Any, prefix: str, first: str) -> None:
+    api, _ = ranked
+    response = await api.client.get("/products/autocomplete", params={"prefix": prefix})
+    assert response.status_code == 200
+    items = response.json()["items"]
+    assert items[0]["text"] == first and isinstance(items[0]["productId"], int)
+    assert len(items) <= 10 and len({i["text"] for i in items}) == len(items)
+
+
+async def test_autocomplete_edges(ranked: Any) -> None:
+    api, _ = ranked
+    assert (await api.client.get("/products/autocomplete", params={"prefix": "  "})).json() == {"items": []}
+    assert (await api.client.get("/products/autocomplete", params={"prefix": "zzqx"})).json() == {"items": []}
+    assert (await api.client.get("/products/autocomplete")).json() == {"items": []}
+    assert (await api.client.get("/products/autocomplete", params={"prefix": "x" * 101})).status_code == 422
+
+
+@pytest.mark.parametrize(("keyword", "suggestion"), [
+    ("니투 가디건", "니트 가디건"),   # a 2-syllable word is not corrected by the search, but suggested
+    ("린넨 스웨터", "린넨 셔츠"),      # every word finds something alone: the most popular name with the longest
+    ("zzqx", None),
+])
+async def test_did_you_mean_when_nothing_is_found(ranked: Any, keyword: str, suggestion: str | None) -> None:
+    api, ids = ranked
+    body = await find(api, keyword=keyword)
+    assert body["total"] == 0 and body["items"] == [] and body["didYouMean"] == suggestion
+    if suggestion:
+        assert (await find(api, keyword=suggestion))["total"] > 0
+
+
+async def test_synonyms_are_the_admins_and_apply_at_once(ranked: Any) -> None:
+    api, ids = ranked
+    assert keys_of(await find(api, keyword="cardigan"), ids)[:2] == ["whole_popular", "english"]
+    assert (await find(api, keyword="맨투맨"))["total"] == 0
+    listed = (await api.client.get("/synonyms", headers=api.admin)).json()["items"]
+    assert {"term": "맨투맨", "synonyms": ["스웨트셔츠"]} in listed  # spacing-free, as queries are
+    assert (await api.client.get("/synonyms")).status_code == 401
+    assert (await api.client.get("/synonyms", headers=api.member(1))).status_code == 403
+    for bad in ({"items": [{"term": " ", "synonyms": ["a"]}]}, {"items": [{"term": "a", "synonyms": []}]},
+                {"items": "x"}, {"items": [{"term": "a" * 51, "synonyms": ["b"]}]}):
+        response = await api.client.put("/synonyms", json=bad, headers=api.admin)
+        assert response.status_code == 422 and response.json()["code"] == "VALIDATION_ERROR"
+    assert (await api.client.get("/synonyms", headers=api.admin)).json()["items"] == listed  # nothing lost
+    replaced = {"items": [{"term": "Long Cardigan", "synonyms": ["롱가디건"]}]}
+    assert (await api.client.put("/synonyms", json=replaced, headers=api.admin)).json() == {
+        "items": [{"term": "longcardigan", "synonyms": ["롱가디건"]}]}
+    assert keys_of(await find(api, keyword="long cardigan"), ids) == ["long"]
+    assert (await find(api, keyword="cardigan"))["total"] == 1  # the old entries are gone
+    assert (await api.client.put("/synonyms", json=synonyms_of_fixture(), headers=api.admin)).status_code == 200
+
+
+def synonyms_of_fixture() -> dict[str, Any]:
+    return {"items": [{"term": "cardigan", "synonyms": ["가디건"]}, {"term": "가디건", "synonyms": ["cardigan"]},
+                      {"term": "맨투맨", "synonyms": ["스웨트 셔츠"]}]}
+
+
+async def test_typo_terms_follow_edits_and_deletes(ranked: Any) -> None:
+    api, ids = ranked
+    assert "typo" in keys_of(await find(api, keyword="가디건"), ids)
+    extra = await api.create_product((await api.client.get("/types")).json()[0]["productTypeId"], "스트라이프 머플러")
+    assert keys_of(await find(api, keyword="스트라이퓨"), {"extra": extra["productId"]}) == ["extra"]
+    assert (await api.client.delete(f"/products/{extra['productId']}", headers=api.admin)).status_code == 204
+    body = await find(api, keyword="스트라이퓨")
+    assert body["total"] == 0
