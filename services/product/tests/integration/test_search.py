@@ -280,9 +280,7 @@ async def ranked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             for member in range(likes):
                 assert (await api.client.put(f"/products/{ids[key]}/like",
                                              headers=api.member(100 + member))).status_code == 204
-        synonyms = {"items": [{"term": "cardigan", "synonyms": ["가디건"]}, {"term": "가디건", "synonyms": ["cardigan"]},
-                              {"term": "맨투맨", "synonyms": ["스웨트 셔츠"]}]}
-        assert (await api.client.put("/synonyms", json=synonyms, headers=api.admin)).status_code == 200
+        assert (await api.client.put("/synonyms", json=synonyms_of_fixture(), headers=api.admin)).status_code == 200
         yield api, ids
 
 

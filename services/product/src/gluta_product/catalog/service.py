@@ -287,7 +287,7 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
         filters.append(Product.unit_price <= query.max_price)
     offset = (query.page - 1) * query.size
     sort = query.sort or (SortOrder.relevance if keyword else SortOrder.newest)
-    words = await plan_words(session, keyword) if keyword else []
+    words = await plan_words(session, keyword, dialect) if keyword else []
     if keyword and sort is SortOrder.relevance:
         levels = [await _text_set(session, dialect, level)
                   for level in relevance_levels(words, keyword.replace(" ", ""))]
@@ -439,16 +439,48 @@ async def _count(session: AsyncSession, dialect: str, matched: TextSet | None, s
 
 
 # --- query words: synonyms, typos, did-you-mean, autocomplete --------------------------------------
-async def plan_words(session: AsyncSession, keyword: str) -> list[Word]:
-    """Return the words of a keyword with their synonyms and, for 3+ syllable words, their one-typo terms."""
+async def plan_words(session: AsyncSession, keyword: str, dialect: str = "") -> list[Word]:
+    """Return the words of a keyword with their synonyms and, for 3+ syllable words, their one-typo terms.
+
+    A spacing-free word that finds nothing as typed is split in two where its first or last part is a
+    word of product names ("와이드팬츠" → "와이드 팬츠", found in "와이드 데님 팬츠"): a compound.
+    """
     synonyms = await synonyms_for(session, synonym_keys(keyword))
     words = parse_words(keyword, synonyms)
+    if dialect:
+        split = await _decompound(session, dialect, words)
+        if split != keyword:
+            keyword = split
+            synonyms = await synonyms_for(session, synonym_keys(keyword))
+            words = parse_words(keyword, synonyms)
     fuzzy = [w for w in words if w.exact and tolerates_typo(w.text)]
     if not fuzzy:
         return words
     near = await _near_terms(session, [w.text for w in fuzzy])
     return [replace(w, typos=tuple(t for t in near.get(w.text, []) if t not in w.exact)[:TYPOS_PER_WORD])
             if w in fuzzy else w for w in words]
+
+
+async def _decompound(session: AsyncSession, dialect: str, words: list[Word]) -> str:
+    """Return the keyword with each compound word that finds nothing split in two (see `plan_words`)."""
+    out: list[str] = []
+    for word in words:
+        if len(word.text) < 3 or not word.exact or len(word.exact) > 1 or choseong_word(word.text):
+            out.append(word.text)
+            continue
+        found = await _count(session, dialect, await _text_set(session, dialect, Contains("text", word.text)), "",
+                             [Product.deleted_at.is_(None)])
+        parts = [(word.text[:i], word.text[i:]) for i in range(1, len(word.text))] if not found else []
+        known = set((await session.scalars(select(SearchTerm.term).where(
+            SearchTerm.term.in_({p for pair in parts for p in pair}), SearchTerm.product_count > 0))).all()) \
+            if parts else set()
+
+        def score(pair: tuple[str, str], known: set[str] = known) -> tuple[int, int]:
+            return (pair[0] in known) + (pair[1] in known), max((len(x) for x in pair if x in known), default=0)
+
+        best = max(parts, key=score, default=None) if known else None
+        out.extend(best if best and (best[0] in known or best[1] in known) else [word.text])
+    return " ".join(out)
 
 
 async def _near_terms(session: AsyncSession, words: list[str]) -> dict[str, list[str]]:
