@@ -64,6 +64,7 @@ from gluta_product.catalog.search import (
     choseong_word,
     compact,
     compile_sqlite,
+    fts_match,
     initials,
     jamo,
     leaf_grams,
@@ -122,6 +123,7 @@ class SearchQuery:
     sort: SortOrder | None = None  # relevance when there is a keyword, else newest
     page: int = 1
     size: int = 20
+    split: bool = False  # the keyword's compound words were split already (see search_products)
 
 
 def sanitize_html(content: str) -> str:
@@ -287,7 +289,7 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
         filters.append(Product.unit_price <= query.max_price)
     offset = (query.page - 1) * query.size
     sort = query.sort or (SortOrder.relevance if keyword else SortOrder.newest)
-    words = await plan_words(session, keyword, dialect) if keyword else []
+    words = await plan_words(session, keyword) if keyword else []
     if keyword and sort is SortOrder.relevance:
         levels = [await _text_set(session, dialect, level)
                   for level in relevance_levels(words, keyword.replace(" ", ""))]
@@ -297,6 +299,12 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
             sort = SortOrder.newest  # nothing to be relevant to
         matched = await _text_set(session, dialect, matches(words)) if keyword else None
         ids, total = await _sorted_page(session, dialect, matched, style, filters, sort, offset, query.size)
+    if keyword and total == 0 and not query.split:
+        # A spacing-free word that finds nothing may be a compound: split it in two where its first or last
+        # part is a word of product names ("와이드팬츠" → "와이드 팬츠", in "와이드 데님 팬츠"), once.
+        split = await _decompound(session, dialect, words)
+        if split != keyword:
+            return await search_products(session, dialect, replace(query, keyword=split, split=True), viewer_id)
     items: list[ProductSummary] = []
     if ids:
         by_id = {row.id: row for row in (await session.execute(summary_select().where(Product.id.in_(ids))))}
@@ -345,25 +353,46 @@ async def _relevance_page(session: AsyncSession, dialect: str, levels: list[Text
                           filters: list[Any], offset: int, size: int) -> tuple[list[int], int]:
     """Return a page of the relevance order and the total: the levels' tiers in turn, most popular first.
 
-    Level k holds level k-1 (see `relevance_levels`), so tier k is level k less level k-1 and its size the
-    difference of their counts.
+    Level k holds level k-1 (see `relevance_levels`), so tier k is level k less level k-1. Only the total
+    (the last level) is always counted; a tier is counted when that is cheap (one FTS5 MATCH, one MariaDB
+    token) or when the page may start past it; a tier the page reaches is read until the page is full, and
+    one that ran out tells its size by that.
     """
-    counts: list[int] = []
-    for level in levels:
-        counts.append(await _count(session, dialect, level, style, filters))
+    total = await _count(session, dialect, levels[-1], style, filters)
     ids: list[int] = []
-    before = 0
+    before = 0  # results in the tiers before this one
     for k, level in enumerate(levels):
-        position = offset + len(ids)
-        if before <= position < counts[k]:
-            tier = level if k == 0 else TextSet(dialect, Minus(level.expression, levels[k - 1].expression),
-                                                {**level.rarest, **levels[k - 1].rarest})
-            ids += await _ids(session, dialect, tier, style, filters, SortOrder.popular, position - before,
-                              size - len(ids), counts[k] - before)
-            if len(ids) >= size:
-                break
-        before = counts[k]
-    return ids, counts[-1] if counts else 0
+        if len(ids) >= size or before >= total:
+            break
+        tier = level if k == 0 else TextSet(dialect, Minus(level.expression, levels[k - 1].expression),
+                                            {**level.rarest, **levels[k - 1].rarest})
+        local = offset + len(ids) - before  # where the page goes on, within this tier
+        if k == len(levels) - 1:
+            tier_size: int | None = total - before
+        else:
+            tier_size = await _cheap_count(session, tier, style, filters)
+            if tier_size is None and local > 0:
+                tier_size = await _count(session, dialect, tier, style, filters)
+        if tier_size is not None and local >= tier_size:
+            before += tier_size
+            continue
+        wanted = size - len(ids)
+        found = await _ids(session, dialect, tier, style, filters, SortOrder.popular, local, wanted,
+                           tier_size if tier_size is not None else 0)
+        ids += found
+        if len(found) < wanted:  # the tier ran out
+            before += local + len(found)
+    return ids, total
+
+
+async def _cheap_count(session: AsyncSession, matched: TextSet, style: str, filters: list[Any]) -> int | None:
+    """Return the set's size when the text index alone tells it in one lookup (no filters), else None."""
+    if style or len(filters) > 1:
+        return None
+    if matched.dialect == "sqlite" and fts_match(matched.expression) is None:
+        return None
+    statement = matched.index_count()
+    return int(await session.scalar(statement) or 0) if statement is not None else None
 
 
 async def _mysql_page(session: AsyncSession, dialect: str, matched: TextSet, style: str, filters: list[Any],
@@ -439,20 +468,10 @@ async def _count(session: AsyncSession, dialect: str, matched: TextSet | None, s
 
 
 # --- query words: synonyms, typos, did-you-mean, autocomplete --------------------------------------
-async def plan_words(session: AsyncSession, keyword: str, dialect: str = "") -> list[Word]:
-    """Return the words of a keyword with their synonyms and, for 3+ syllable words, their one-typo terms.
-
-    A spacing-free word that finds nothing as typed is split in two where its first or last part is a
-    word of product names ("와이드팬츠" → "와이드 팬츠", found in "와이드 데님 팬츠"): a compound.
-    """
+async def plan_words(session: AsyncSession, keyword: str) -> list[Word]:
+    """Return the words of a keyword with their synonyms and, for 3+ syllable words, their one-typo terms."""
     synonyms = await synonyms_for(session, synonym_keys(keyword))
     words = parse_words(keyword, synonyms)
-    if dialect:
-        split = await _decompound(session, dialect, words)
-        if split != keyword:
-            keyword = split
-            synonyms = await synonyms_for(session, synonym_keys(keyword))
-            words = parse_words(keyword, synonyms)
     fuzzy = [w for w in words if w.exact and tolerates_typo(w.text)]
     if not fuzzy:
         return words
