@@ -77,3 +77,17 @@ def test_sanitizer_removes_script_and_handlers() -> None:
     cleaned = sanitize_html('<p onclick="x()">hi</p><script>alert(1)</script><a href="javascript:alert(1)">a</a>')
     assert "script" not in cleaned and "onclick" not in cleaned and "javascript" not in cleaned
     assert "<p>hi</p>" in cleaned
+
+
+def test_the_idle_service_loads_neither_hangul_nor_fuzzy_matching(tmp_path) -> None:
+    """hgtk and rapidfuzz (~8 MB resident) load on the first product write or searched word, not at start."""
+    import subprocess
+    import sys
+
+    program = ("import sys; from pathlib import Path; from gluta_kit.testing import make_settings; "
+               "from gluta_product.app import create_app; from gluta_product.settings import ProductSettings; "
+               "create_app(make_settings(ProductSettings, Path(sys.argv[1]))); "
+               "print(sorted(m for m in ('hgtk', 'rapidfuzz') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", program, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

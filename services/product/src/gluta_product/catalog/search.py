@@ -362,7 +362,11 @@ def _choseong_part(word: Word) -> Any:
     if not word.initials:
         return NOTHING
     found = Contains("initials", word.initials)
-    return And((found, Pattern(word.pattern))) if word.pattern else found
+    if not word.pattern:
+        return found
+    # a mixed word ("니ㅌ"): its syllables narrow the candidates in the index before the row check
+    syllables = [run for run in re.split(r"[\u1100-\u1112]+", word.pattern) if run]
+    return And((found, *(Contains("name", run) for run in syllables), Pattern(word.pattern)))
 
 
 def whole_word_set(word: Word) -> Any:
@@ -376,8 +380,11 @@ def name_set(word: Word) -> Any:
 
 
 def text_set(word: Word) -> Any:
-    """Products whose text (name, description, content) contains the word or a synonym; 초성 in the name."""
-    return any_of([*(Contains("text", e) for e in word.exact), _choseong_part(word)])
+    """Products whose text (name, description, content) contains the word, or whose name has a synonym or
+    its 초성. A synonym is product vocabulary: in descriptions it would mostly find other words' insides
+    ("wool" → "울" would find every "겨울", winter)."""
+    literal = [Contains("text", word.exact[0])] if word.exact else []
+    return any_of([*literal, *(Contains("name", e) for e in word.exact[1:]), _choseong_part(word)])
 
 
 def typo_set(word: Word) -> Any:

@@ -327,8 +327,9 @@ async def _text_set(session: AsyncSession, dialect: str, expression: Any) -> Tex
 async def _sorted_page(session: AsyncSession, dialect: str, matched: TextSet | None, style: str,
                        filters: list[Any], sort: SortOrder, offset: int, size: int) -> tuple[list[int], int]:
     """Return one page of ids of a set in a sort order, and the set's total."""
-    if dialect in MYSQL and matched is not None and (matched.index_count() is None or style or len(filters) > 1):
-        return await _mysql_page(session, dialect, matched, style, filters, sort, offset, size)
+    if matched is not None and (style or len(filters) > 1 or (dialect in MYSQL and matched.index_count() is None)):
+        if dialect in WALKERS:
+            return await _counted_page(session, dialect, matched, style, filters, sort, offset, size)
     total = await _count(session, dialect, matched, style, filters)
     ids = await _ids(session, dialect, matched, style, filters, sort, offset, size, total) if offset < total else []
     return ids, total
@@ -395,16 +396,16 @@ async def _cheap_count(session: AsyncSession, matched: TextSet, style: str, filt
     return int(await session.scalar(statement) or 0) if statement is not None else None
 
 
-async def _mysql_page(session: AsyncSession, dialect: str, matched: TextSet, style: str, filters: list[Any],
-                      sort: SortOrder, offset: int, size: int) -> tuple[list[int], int]:
-    """Return a MariaDB search's page of ids and its total from one statement.
+async def _counted_page(session: AsyncSession, dialect: str, matched: TextSet, style: str, filters: list[Any],
+                        sort: SortOrder, offset: int, size: int) -> tuple[list[int], int]:
+    """Return a search's page of ids and its total from one statement (SQLite, MariaDB).
 
-    Only when the total cannot come from the token index alone (a 3+ character word: INSTR recheck; several
-    words; or a style, type or price filter): then counting reads every candidate (its wide row for INSTR,
-    or its entry in the narrow index for the filters), and so would listing it or walking a sort index after
-    it. Here the page carries the count (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of
-    two; the sort of the matches costs little beside it. A page past the end has no row to carry the count;
-    then it is counted on its own.
+    When the total cannot come from the text index alone (a style, type or price filter; on MariaDB also a
+    3+ character word's INSTR recheck or several words), counting reads every candidate (its entry in the
+    narrow index for the filters, or its wide row for INSTR), and so would listing it or walking a sort index
+    after it; on SQLite the compound select of matches would be built twice. Here the page carries the count
+    (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of two; the sort of the matches costs
+    little beside it. A page past the end has no row to carry the count; then it is counted on its own.
     """
     statement = select(Product.id, func.count().over().label("total")).where(
         *filters, *_text_conditions(dialect, matched, style))
