@@ -42,7 +42,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    true,
 )
 from sqlalchemy.ext.compiler import compiles
 
@@ -623,8 +622,3 @@ class Conditions:
         simple = literal_column("'simple'::regconfig")  # the GIN index's expression, exactly
         return func.to_tsvector(simple, Product.search_grams).op("@@", return_type=Boolean)(
             func.to_tsquery(simple, bindparam(None, word_of(token))))
-
-
-def always() -> ColumnElement[bool]:
-    """Return an always-true condition."""
-    return true()
