@@ -53,6 +53,7 @@ from gluta_product.catalog.search import (
     MAX_KEYWORD,
     MAX_TERM,
     NARROW_INDEX,
+    And,
     Conditions,
     Contains,
     Minus,
@@ -219,9 +220,19 @@ class TextSet:
 
     @property
     def rechecks_rows(self) -> bool:
-        """Return whether MariaDB reads each candidate's row (a 3+ character leaf's INSTR, a 초성 pattern)."""
-        return any(isinstance(leaf, Pattern) or (isinstance(leaf, Contains) and len(leaf.value) > 2)
-                   for leaf in leaves(self.expression))
+        """Return whether MariaDB reads each candidate's own row (a 3+ character word's INSTR, a 초성 pattern,
+        outside a subquery: see `Conditions.of`)."""
+        return _outer_rechecks(self.expression)
+
+
+def _outer_rechecks(expression: Any) -> bool:
+    if isinstance(expression, Pattern) or (isinstance(expression, Contains) and len(expression.value) > 2):
+        return True
+    if isinstance(expression, And):
+        return any(_outer_rechecks(p) for p in expression.parts)
+    if isinstance(expression, Minus):
+        return _outer_rechecks(expression.keep) or _outer_rechecks(expression.drop)
+    return False
 
 
 def _text_conditions(dialect: str, matched: TextSet | None, style: str, *, many: bool = False) -> list[Any]:
