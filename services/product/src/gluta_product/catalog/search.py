@@ -344,16 +344,16 @@ NOTHING = Or(())
 
 
 def all_of(parts: Iterable[Any]) -> Any:
-    """Return the intersection (NOTHING if any part is NOTHING)."""
-    items = tuple(dict.fromkeys(parts))
+    """Return the intersection (NOTHING if any part is NOTHING); nested intersections are flattened."""
+    items = tuple(dict.fromkeys(q for p in parts for q in (p.parts if isinstance(p, And) else (p,))))
     if any(p == NOTHING for p in items):
         return NOTHING
     return items[0] if len(items) == 1 else And(items)
 
 
 def any_of(parts: Iterable[Any]) -> Any:
-    """Return the union (NOTHING parts dropped)."""
-    items = tuple(dict.fromkeys(p for p in parts if p != NOTHING))
+    """Return the union (NOTHING parts dropped); nested unions are flattened."""
+    items = tuple(dict.fromkeys(q for p in parts if p != NOTHING for q in (p.parts if isinstance(p, Or) else (p,))))
     if not items:
         return NOTHING
     return items[0] if len(items) == 1 else Or(items)
@@ -619,12 +619,15 @@ class Conditions:
 
     def mysql_ids(self, expression: Any) -> Any:
         """Return a select of the product ids of any expression (MariaDB), the row checks inside it."""
-        grams = [self._gram_of(p) for p in (expression.parts if isinstance(expression, Or) else (expression,))]
+        grams = [self.gram_of(p) for p in (expression.parts if isinstance(expression, Or) else (expression,))]
         if all(g is not None for g in grams):  # tokens only: one index range per token
             return select(ProductGram.product_id).where(ProductGram.gram.in_(grams) if len(grams) > 1
                                                         else ProductGram.gram == grams[0])
         if isinstance(expression, Or):
-            return union(*(self.mysql_ids(p) for p in expression.parts))
+            # as a derived table: MariaDB runs `IN (SELECT ... UNION ...)` again for every outer row, but
+            # materialises a derived table once and semi-joins it
+            united = union(*(self.mysql_ids(p) for p in expression.parts)).subquery()
+            return select(united.c[0])
         row = aliased(Product)
         if isinstance(expression, Contains):  # 3+ characters: the rarest bigram's products, rechecked
             gram = self.rarest.get(expression) or leaf_grams(expression)[0]
@@ -644,7 +647,7 @@ class Conditions:
         raise ValueError(f"cannot serve {expression!r}")
 
     @staticmethod
-    def _gram_of(leaf: Any) -> str | None:
+    def gram_of(leaf: Any) -> str | None:
         """Return the one token a leaf is (a whole word, the whole name, or a 1-2 character gram), else None."""
         if isinstance(leaf, Token):
             return mysql_token(leaf.kind, leaf.value)

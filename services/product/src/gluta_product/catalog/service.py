@@ -9,7 +9,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, column, delete, exists, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,7 +60,6 @@ from gluta_product.catalog.schemas import (
     Suggestion,
 )
 from gluta_product.catalog.search import (
-    FIELD_KIND,
     MAX_KEYWORD,
     MAX_TERM,
     NARROW_INDEX,
@@ -57,9 +67,9 @@ from gluta_product.catalog.search import (
     Conditions,
     Contains,
     Minus,
+    Or,
     Pattern,
     SearchFields,
-    Token,
     Word,
     build_search_fields,
     choseong_word,
@@ -180,6 +190,7 @@ MYSQL = {"mysql", "mariadb"}
 WALKERS = {"sqlite", *MYSQL}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TYPOS_PER_WORD = 5
+LITERAL_IDS = 3000  # MariaDB: a set this small is fetched and listed by its ids
 
 
 @dataclass(frozen=True)
@@ -189,6 +200,7 @@ class TextSet:
     dialect: str
     expression: Any
     rarest: dict[Contains, str] = field(default_factory=dict, compare=False)  # MariaDB: gram per 3+ leaf
+    literal_ids: tuple[int, ...] | None = None  # MariaDB: the set, fetched already (see `_ids`)
 
     def ids(self) -> Any:
         """Return a select of the matching ids (SQLite: the compound select over the FTS5 tables)."""
@@ -198,6 +210,8 @@ class TextSet:
     def condition(self, *, many: bool = False) -> ColumnElement[bool]:
         """Return the WHERE condition; with `many` the id is wrapped (`id + 0`) so a sort index is walked."""
         target = (Product.id + 0) if many else Product.id
+        if self.literal_ids is not None:
+            return target.in_(self.literal_ids)
         if self.dialect == "sqlite":
             return target.in_(self.ids())
         return Conditions(self.dialect, target, self.rarest).of(self.expression)
@@ -211,12 +225,20 @@ class TextSet:
         if self.dialect == "sqlite":
             sql, params = compile_sqlite(self.expression)
             return text(f"SELECT count(*) FROM ({sql})").bindparams(**params).columns(column("n"))
-        if self.dialect in MYSQL and isinstance(self.expression, Token | Contains) and (
-                isinstance(self.expression, Token) or len(self.expression.value) <= 2):
-            leaf = self.expression
-            gram = (leaf.kind if isinstance(leaf, Token) else FIELD_KIND[leaf.field]) + leaf.value
-            return select(func.count()).select_from(ProductGram).where(ProductGram.gram == gram)
+        grams = self.mysql_grams()
+        if grams is not None:
+            if len(grams) == 1:
+                return select(func.count()).select_from(ProductGram).where(ProductGram.gram == grams[0])
+            return select(func.count(ProductGram.product_id.distinct())).where(ProductGram.gram.in_(grams))
         return None
+
+    def mysql_grams(self) -> list[str] | None:
+        """Return the MariaDB tokens whose products are exactly this set (one token, or a union of them)."""
+        if self.dialect not in MYSQL:
+            return None
+        parts = self.expression.parts if isinstance(self.expression, Or) else (self.expression,)
+        grams = [Conditions.gram_of(p) for p in parts]
+        return None if not grams or any(g is None for g in grams) else [g for g in grams if g]
 
     @property
     def rechecks_rows(self) -> bool:
@@ -350,6 +372,15 @@ async def _ids(session: AsyncSession, dialect: str, matched: TextSet | None, sty
                sort: SortOrder, offset: int, size: int, total: int) -> list[int]:
     """Return a page of ids of a set of `total` products: listed and sorted, or walked along the sort index."""
     walk = await _walk(session, dialect, total, offset + size) if matched is not None or style else None
+    if walk is None and matched is not None and matched.literal_ids is None and 0 < total <= LITERAL_IDS \
+            and dialect in MYSQL:
+        # a few matches: their ids as a literal list, looked up in the narrow index (MariaDB's optimizer scans
+        # the narrow index whole for a semi-join over several tokens)
+        found_ids = Conditions(dialect, None, matched.rarest).mysql_ids(matched.expression).subquery("ids")
+        found = list((await session.scalars(select(found_ids.c[0]))).all())
+        matched = TextSet(dialect, None, literal_ids=tuple(found)) if found else None
+        if matched is None:
+            return []
     probe = sqlite_probe(matched.expression) if matched is not None and dialect == "sqlite" else None
     if walk is not None and walk <= PROBE_ROWS and probe is not None and not style:
         conditions = [probe]
@@ -371,6 +402,7 @@ async def _relevance_page(session: AsyncSession, dialect: str, levels: list[Text
     one that ran out tells its size by that.
     """
     total = await _count(session, dialect, levels[-1], style, filters)
+    cheap = [await _cheap_count(session, level, style, filters) for level in levels[:-1]] + [total]
     ids: list[int] = []
     before = 0  # results in the tiers before this one
     for k, level in enumerate(levels):
@@ -379,12 +411,16 @@ async def _relevance_page(session: AsyncSession, dialect: str, levels: list[Text
         tier = level if k == 0 else TextSet(dialect, Minus(level.expression, levels[k - 1].expression),
                                             {**level.rarest, **levels[k - 1].rarest})
         local = offset + len(ids) - before  # where the page goes on, within this tier
-        if k == len(levels) - 1:
-            tier_size: int | None = total - before
-        else:
-            tier_size = await _cheap_count(session, tier, style, filters)
-            if tier_size is None and local > 0:
-                tier_size = await _count(session, dialect, tier, style, filters)
+        known = cheap[k] is not None and (k == 0 or cheap[k - 1] is not None)
+        tier_size: int | None = cheap[k] - (cheap[k - 1] if k else 0) if known else None  # type: ignore[operator]
+        if tier_size is None and dialect in MYSQL and not style and len(filters) == 1:
+            # fetch a few ids of the tier: when that is all of it, list them (see `_ids`), else count it
+            some = list((await session.scalars(select(Conditions(dialect, None, tier.rarest).mysql_ids(
+                tier.expression).subquery("ids").c[0]).limit(LITERAL_IDS + 1))).all())
+            if len(some) <= LITERAL_IDS:
+                tier, tier_size = TextSet(dialect, None, literal_ids=tuple(some)), len(some)
+        if tier_size is None and (local > 0 or dialect in MYSQL):
+            tier_size = await _count(session, dialect, tier, style, filters)
         if tier_size is not None and local >= tier_size:
             before += tier_size
             continue
@@ -402,6 +438,8 @@ async def _cheap_count(session: AsyncSession, matched: TextSet, style: str, filt
     if style or len(filters) > 1:
         return None
     if matched.dialect == "sqlite" and fts_match(matched.expression) is None:
+        return None
+    if matched.dialect not in {"sqlite", *MYSQL}:
         return None
     statement = matched.index_count()
     return int(await session.scalar(statement) or 0) if statement is not None else None
