@@ -379,3 +379,12 @@ async def test_typo_terms_follow_edits_and_deletes(ranked: Any) -> None:
     assert (await api.client.delete(f"/products/{extra['productId']}", headers=api.admin)).status_code == 204
     body = await find(api, keyword="스트라이퓨")
     assert body["total"] == 0
+
+
+@pytest.mark.parametrize("keyword", ['" OR "', "*", "NEAR(a b)", "{search_name}: x", "ㅏ", "ㄱㅏ", "😀😀😀", "a\x00b",
+                                     "AND", "-", "^가디건", "ㄱ" * 60, "가디건 " * 30, "''", "%_%", "\\"])
+async def test_odd_keywords_are_answered_not_failed(ranked: Any, keyword: str) -> None:
+    api, _ = ranked
+    response = await api.client.get("/products/search", params={"keyword": keyword})
+    assert response.status_code == 200, response.text
+    assert (await api.client.get("/products/autocomplete", params={"prefix": keyword[:100]})).status_code == 200

@@ -55,6 +55,7 @@ MAX_KEYWORD = 100
 MAX_TERM = 20  # vocabulary terms (typo correction, did-you-mean) are name words of at most this many characters
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MYSQL = {"mysql", "mariadb"}
 SYLLABLES = ("\uac00", "\ud7a3")  # 가 .. 힣
 CHOSEONG = ("\u1100", "\u1112")  # conjoining initial consonants: NFKC turns a typed ㄱ (U+3131) into U+1100
@@ -75,8 +76,9 @@ def _sqlite_table(table: Table, compiler: Any, **kw: Any) -> str:
 
 # --- text ------------------------------------------------------------------------------------------
 def normalize(value: str) -> str:
-    """Fold text the way both the index and the keyword see it (NFKC, lower case, single spaces)."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", value).lower()).strip()
+    """Fold text the way both the index and the keyword see it (NFKC, lower case, single spaces; control
+    characters are spaces: a NUL inside an FTS5 query string never returns)."""
+    return _SPACES.sub(" ", _CONTROL.sub(" ", unicodedata.normalize("NFKC", value)).lower()).strip()
 
 
 def compact(value: str) -> str:
