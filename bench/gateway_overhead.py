@@ -1,6 +1,7 @@
 """What the API gateway costs: one trivial endpoint reached directly and through the gateway.
 
     .venv/bin/python bench/gateway_overhead.py [--seconds 8] [--rounds 3] [--connections 64] [--nice -10]
+        [--redis-url redis://127.0.0.1:6379/0]
 
 Starts, on free ports of 127.0.0.1: a discovery service, a stand-in `product` service (built on the
 kit like the real ones, registered in discovery, serving GET /types) and the gateway (as
@@ -16,6 +17,9 @@ CPU time each process spends per request, and the latency the gateway adds:
 The gateway path needs twice the processes and wake-ups of the direct one, so other work on the
 machine hurts it more: the load average is printed, and `--nice -10` (root) runs the measured
 processes and wrk ahead of it. Everything started is stopped at the end.
+With `--redis-url` the gateway's rate limits live in Redis, shared as by several gateway instances (one
+script call per event-loop step instead of an in-process bucket), so the two runs compare what sharing
+the limits costs.
 Needs `wrk`: `apt-get install -y wrk` (Debian); without it the script says so and exits with 2.
 """
 
@@ -195,6 +199,7 @@ def main() -> int:
                         help="run the measured processes and wrk at this nice value (negative needs root): on a "
                              "shared machine, other work then disturbs the comparison less")
     parser.add_argument("--keep-logs", action="store_true", help="keep the services' logs (printed folder)")
+    parser.add_argument("--redis-url", help="count the rate limits in this Redis (shared limits) instead of in-process")
     parser.add_argument("--serve-upstream", nargs=2, metavar=("PORT", "DISCOVERY_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
@@ -226,6 +231,8 @@ def main() -> int:
                 # one load generator is one address: lift the guest limit so it measures the gateway,
                 # while the limiter itself still runs on every request
                 "GLUTA_RATE_LIMIT_GUEST_PER_SECOND": "1000000000", "GLUTA_RATE_LIMIT_GUEST_BURST": "1000000000",
+                **({"GLUTA_REDIS_URL": args.redis_url, "GLUTA_REDIS_KEY_PREFIX": f"gluta-bench:{os.getpid()}:"}
+                   if args.redis_url else {}),
             })
             wait_for(f"http://{HOST}:{upstream_port}/health", procs)
             wait_for(f"http://{HOST}:{gateway_port}/ready", procs)
@@ -277,7 +284,8 @@ def main() -> int:
 
     d, g = results["direct"], results["gateway"]
     one = max(1, round(args.seconds / 2))
-    print("gateway overhead: GET /types direct vs GET /api/product-service/types through the gateway")
+    print("gateway overhead: GET /types direct vs GET /api/product-service/types through the gateway"
+          + (" (rate limits in Redis, shared)" if args.redis_url else " (rate limits in-process)"))
     print(f"wrk 1 thread, {args.seconds:g}s per run ({one}s at 1 connection), median of {args.rounds} alternating "
           f"rounds; {os.cpu_count()} CPUs, load average {load_before:.2f} before, {load_after:.2f} after"
           + (f"; measured processes at nice {args.nice}" if args.nice else ""))

@@ -1,6 +1,8 @@
+from collections.abc import Iterator
+
 import pytest
 
-from gluta_kit.testing import server_url
+from gluta_kit.testing import TansuProcess, server_url, tansu_binary
 
 
 @pytest.fixture
@@ -24,3 +26,22 @@ def db_server(request: pytest.FixtureRequest) -> str:
     if not url:
         pytest.skip(f"GLUTA_TEST_{request.param.upper()}_URL is not set: no real {request.param} server")
     return url
+
+
+@pytest.fixture(scope="session")
+def kafka_url() -> Iterator[str]:
+    """A Kafka-protocol broker: GLUTA_TEST_KAFKA_URL when set (Apache Kafka), else a Tansu of this session's own."""
+    url = server_url("kafka")
+    if url:
+        yield url
+        return
+    try:
+        tansu_binary()
+    except RuntimeError as exc:
+        pytest.skip(f"no Kafka broker: GLUTA_TEST_KAFKA_URL is not set and {exc}")
+    broker = TansuProcess()
+    broker.start()
+    try:
+        yield broker.url
+    finally:
+        broker.stop()

@@ -16,6 +16,7 @@ from gluta_contracts.events import (
     StockRejected,
     StockReleased,
     StockReserved,
+    TokensRevoked,
 )
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "StockRejected",
     "StockReleased",
     "StockReserved",
+    "TokensRevoked",
     "event_types",
     "topic_of",
 ]

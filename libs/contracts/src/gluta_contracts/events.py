@@ -2,6 +2,9 @@
 
 Topics are `gluta.<emitter>.<event>`; a consumer names itself when it subscribes, so several
 services can each receive every event of a topic, and several instances of one service share it.
+`key_fields` name the aggregate an event is about; on Kafka it is the message key, so the events of one
+order (one product, one member) on a topic keep their order, while different aggregates spread over the
+partitions and the consumers' instances.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ class MemberRegistered(IntegrationEvent):
     """A member signed up."""
 
     topic = "gluta.user.member-registered"
+    key_fields = ("member_id",)
     member_id: int
     login_id: str
     member_name: str
@@ -31,6 +35,7 @@ class MemberUpdated(IntegrationEvent):
     """A member changed their name or contact details."""
 
     topic = "gluta.user.member-updated"
+    key_fields = ("member_id",)
     member_id: int
     login_id: str
     member_name: str
@@ -41,8 +46,26 @@ class MemberWithdrawn(IntegrationEvent):
     """A member withdrew; their login id stays taken."""
 
     topic = "gluta.user.member-withdrawn"
+    key_fields = ("member_id",)
     member_id: int
     login_id: str
+
+
+class TokensRevoked(IntegrationEvent):
+    """Access tokens end before they expire: one session's (`family_id`: logout, refresh-token reuse) or
+    every token of a member or admin issued before `not_before` (withdrawal, password reset).
+
+    Every instance of every service that verifies tokens applies it (a broadcast subscription);
+    `expires_at` (epoch seconds) is when the entry stops mattering: the last token it covers has expired.
+    """
+
+    topic = "gluta.user.tokens-revoked"
+    key_fields = ("role", "subject_id")
+    role: str
+    subject_id: int
+    family_id: str | None = None
+    not_before: int | None = None
+    expires_at: int
 
 
 # --- product-service ----------------------------------------------------------------------------
@@ -50,6 +73,7 @@ class ProductChanged(IntegrationEvent):
     """A product was created, edited or deleted; consumers keep their own snapshot."""
 
     topic = "gluta.product.product-changed"
+    key_fields = ("product_id",)
     product_id: int
     name: str
     unit_price: int
@@ -79,6 +103,7 @@ class StockReserved(IntegrationEvent):
     """Every line of an order was reserved in one local transaction."""
 
     topic = "gluta.product.stock-reserved"
+    key_fields = ("order_id",)
     order_id: int
     lines: list[OrderLine]
 
@@ -87,6 +112,7 @@ class StockRejected(IntegrationEvent):
     """An order could not be reserved; nothing was taken."""
 
     topic = "gluta.product.stock-rejected"
+    key_fields = ("order_id",)
     order_id: int
     short_lines: list[ShortLine]
 
@@ -95,6 +121,7 @@ class StockReleased(IntegrationEvent):
     """The stock of a cancelled order went back on the shelf."""
 
     topic = "gluta.product.stock-released"
+    key_fields = ("order_id",)
     order_id: int
     lines: list[OrderLine]
 
@@ -104,6 +131,7 @@ class OrderPlaced(IntegrationEvent):
     """An order is PENDING: pay money and coupons are taken; stock must now be reserved."""
 
     topic = "gluta.order.order-placed"
+    key_fields = ("order_id",)
     order_id: int
     member_id: int
     lines: list[OrderLine]
@@ -113,6 +141,7 @@ class OrderConfirmed(IntegrationEvent):
     """An order is CONFIRMED: stock and pay money are taken for good."""
 
     topic = "gluta.order.order-confirmed"
+    key_fields = ("order_id",)
     order_id: int
     member_id: int
     lines: list[OrderLine]
@@ -129,6 +158,7 @@ class OrderCancelled(IntegrationEvent):
     """
 
     topic = "gluta.order.order-cancelled"
+    key_fields = ("order_id",)
     order_id: int
     member_id: int
     reason: str
@@ -137,9 +167,15 @@ class OrderCancelled(IntegrationEvent):
 
 
 class CouponClaimed(IntegrationEvent):
-    """A member passed the first-come gate; the issuance is persisted by its consumer."""
+    """A member passed the first-come gate; the issuance is persisted by its consumer.
+
+    Keyed by the member's copy (coupon and member), not by the coupon alone: a claim storm is thousands of
+    claims of one coupon, which need no order among themselves, and one key would put them all on one
+    partition, so on one instance of the persisting consumer, one at a time.
+    """
 
     topic = "gluta.order.coupon-claimed"
+    key_fields = ("coupon_id", "member_id")
     coupon_id: int
     member_id: int
 

@@ -84,6 +84,8 @@ class OutboxMessage(KitBase):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
     topic: Mapped[str] = mapped_column(String(200))
+    # the aggregate id (`IntegrationEvent.partition_key`): the Kafka message key; None for rows written before it
+    partition_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     payload: Mapped[str] = mapped_column(Text)
     headers: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

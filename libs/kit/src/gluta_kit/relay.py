@@ -71,18 +71,23 @@ class OutboxRelay:
     async def relay_once(self) -> tuple[int, bool]:
         """Publish one batch of due rows in id order; return (sent, whether more may be due).
 
-        The batch's publishes are sent together and their acknowledgements awaited together (one round
-        trip for the batch, not one per row); the rows the broker took are marked in one UPDATE. On
-        SQLite the rows are read without the database's only write lock, which is taken only for that
-        short UPDATE (a relay holding it while waiting for the broker would stall every writer); the
-        other databases lock just these rows (`FOR UPDATE SKIP LOCKED`), so two instances' relays share
-        the work. A relay that dies between publish and mark publishes those rows again (at least once;
-        the `eventId` makes it harmless).
+        The batch's publishes are sent together, in id order, and their acknowledgements awaited together
+        (one round trip for the batch, not one per row); the rows the broker took are marked in one UPDATE.
+        On SQLite the rows are read without the database's only write lock, which is taken only for that
+        short UPDATE (a relay holding it while waiting for the broker would stall every writer). The other
+        databases lock the batch's rows (`FOR UPDATE`) while it is published: a second instance's relay
+        waits for them and then takes the rows after them, so the relays of a service take turns and
+        publish in id order, and one aggregate's events keep their order on Kafka (two relays that each
+        took a batch at once could publish an order's later event before its earlier one). Writers are never
+        held up: the relay's transaction is READ COMMITTED, so it locks rows, not the index gaps where new
+        rows go. A relay that
+        dies between publish and mark publishes those rows again (at least once; the `eventId` makes it
+        harmless).
         """
         now = utcnow()
         due = (
-            select(OutboxMessage.id, OutboxMessage.event_id, OutboxMessage.topic, OutboxMessage.payload,
-                   OutboxMessage.headers, OutboxMessage.attempts)
+            select(OutboxMessage.id, OutboxMessage.event_id, OutboxMessage.topic, OutboxMessage.partition_key,
+                   OutboxMessage.payload, OutboxMessage.headers, OutboxMessage.attempts)
             .where(OutboxMessage.published_at.is_(None), OutboxMessage.next_attempt_at <= now)
             .order_by(OutboxMessage.id)
             .limit(self.batch_size)
@@ -98,7 +103,10 @@ class OutboxRelay:
                 await session.commit()
         else:
             async with self.db.write_sessions() as session:
-                rows = (await session.execute(due.with_for_update(skip_locked=True))).all()
+                # READ COMMITTED (PostgreSQL's default; not MySQL's): only the batch's rows are locked, never the
+                # gap after them, so the services' own transactions insert new outbox rows meanwhile
+                await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+                rows = (await session.execute(due.with_for_update())).all()
                 if not rows:
                     await session.rollback()
                     return 0, False
@@ -111,12 +119,9 @@ class OutboxRelay:
         return sent, sent == len(rows) == self.batch_size
 
     async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
-        """Send every row's message, then wait for all the broker's answers; None where it took it."""
-        async def one(row: Any) -> None:
-            await self.bus.publish(row.topic, row.payload.encode(), orjson.loads(row.headers))
-
-        results = await asyncio.gather(*(one(row) for row in rows), return_exceptions=True)
-        return [r if isinstance(r, BaseException) else None for r in results]
+        """Send every row's message in id order, then wait for all the broker's answers; None where it took it."""
+        return await self.bus.publish_many(
+            [(row.topic, row.payload.encode(), orjson.loads(row.headers), row.partition_key) for row in rows])
 
     async def _mark(self, session: AsyncSession, rows: Sequence[Any],
                     outcomes: list[BaseException | None]) -> int:

@@ -12,9 +12,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gluta_contracts import ConfigRefreshed
+from gluta_contracts import ConfigRefreshed, TokensRevoked
 from gluta_kit.discovery import Registration
-from gluta_kit.errors import AppError, Forbidden, install_error_handlers
+from gluta_kit.errors import AppError, Forbidden, NotFound, install_error_handlers
 from gluta_kit.http import Instances, ServiceClient
 from gluta_kit.logging import get_logger, set_level, setup_logging
 from gluta_kit.observability import Metrics, RequestContextMiddleware
@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the database and bus stacks and FastAPI are imported only b
     from gluta_kit.db import Database
     from gluta_kit.deadletter import DeadLetters
     from gluta_kit.relay import OutboxRelay
+    from gluta_kit.revocation import RevocationSync, Source
     from gluta_kit.sqlite import SqliteFile
     from gluta_kit.tokens import TokenVerifier
     from gluta_kit.uow import UnitOfWork
@@ -41,6 +42,10 @@ Hook = Callable[[], Awaitable[None]]
 
 class RedriveFailed(AppError):
     status, code, title = 409, "REDRIVE_FAILED", "The handler failed again"
+
+
+class BadQuery(AppError):
+    status, code, title = 422, "VALIDATION_ERROR", "Invalid query parameter"
 
 
 class Service:
@@ -70,7 +75,9 @@ class Service:
             from gluta_kit.bus import Bus
 
             self.bus = Bus(settings.bus_url, self.name, max_attempts=settings.consumer_max_attempts,
-                           namespace=settings.bus_namespace)
+                           namespace=settings.bus_namespace, kafka_partitions=settings.kafka_partitions,
+                           kafka_replication_factor=settings.kafka_replication_factor,
+                           kafka_session_timeout_ms=settings.kafka_session_timeout_ms)
         self.dead_letters: DeadLetters | None = None
         self.relay: OutboxRelay | None = None
         if self.db and self.bus and not getattr(self.db, "plain", False):
@@ -89,8 +96,30 @@ class Service:
         self.on_stop: list[Hook] = []
         self.on_reload: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
         self._clients: dict[str, ServiceClient] = {}
+        self.revocations: RevocationSync | None = None
+        self._revocation_source: Source | None = None
         if self.bus:
             self.bus.broadcast(ConfigRefreshed.topic, self._on_config_refreshed)
+
+    def track_revocations(self, source: Source | None = None) -> RevocationSync:
+        """Make this instance refuse revoked access tokens within seconds, whoever revoked them where.
+
+        `source` lists the revocations recorded since a moment; the default asks the user service. See
+        `gluta_kit.revocation`. Call it while building the app, before the bus starts.
+        """
+        from gluta_kit.revocation import RevocationSync
+
+        sync = RevocationSync(self, source, interval_seconds=self.settings.revocation_sync_seconds)
+        if self.bus:
+            self.bus.broadcast(TokensRevoked.topic, sync.on_broadcast)
+        self.on_start.append(sync.start)
+        self.on_stop.append(sync.stop)
+        self.revocations = sync
+        return sync
+
+    def serve_revocations(self, source: Source) -> None:
+        """Answer `GET /internal/revocations?since=` from `source` (the user service, which records them)."""
+        self._revocation_source = source
 
     # --- parts --------------------------------------------------------------------------------
     @property
@@ -287,6 +316,19 @@ class Service:
         except Exception as exc:
             raise RedriveFailed(f"the handler failed again: {exc!r}") from exc
 
+    async def _revocations_list(self, request: Request) -> dict[str, Any]:
+        self._check_internal(request)
+        if self._revocation_source is None:
+            raise NotFound("this service records no revocations")
+        raw = request.query_params.get("since", "0")
+        try:
+            since = float(raw)
+        except ValueError:
+            raise BadQuery("since must be a number of seconds since the epoch") from None
+        if not 0 <= since < 1e11:  # also refuses NaN and infinities (a date beyond year 5000 is no date)
+            raise BadQuery("since must be a number of seconds since the epoch")
+        return await self._revocation_source(since)
+
     async def _status(self, request: Request) -> dict[str, Any]:
         self._check_internal(request)
         return {
@@ -329,6 +371,10 @@ class Service:
         async def status(request: Request) -> dict[str, Any]:
             return await service._status(request)
 
+        @router.get("/internal/revocations")
+        async def revocations(request: Request) -> dict[str, Any]:
+            return await service._revocations_list(request)
+
         return router
 
     def _operation_routes(self) -> list[BaseRoute]:
@@ -355,10 +401,13 @@ class Service:
         async def status(request: Request) -> Response:
             return json(await self._status(request))
 
+        async def revocations(request: Request) -> Response:
+            return json(await self._revocations_list(request))
+
         return [Route("/health", health), Route("/ready", ready), Route("/metrics", metrics),
                 Route("/internal/dlq", dlq_list), Route("/internal/dlq/{dead_letter_id:int}/redrive", dlq_redrive,
                                                         methods=["POST"]),
-                Route("/internal/status", status)]
+                Route("/internal/status", status), Route("/internal/revocations", revocations)]
 
 
 GC_YOUNG_THRESHOLD = 20_000

@@ -62,6 +62,11 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     bus_url: str = "nats://127.0.0.1:4290"
     bus_namespace: str = ""
+    # Kafka: partitions (and replicas) of the topics the bus creates at start when they are missing
+    kafka_partitions: int = Field(default=3, ge=1, le=1000)
+    kafka_replication_factor: int = Field(default=1, ge=1, le=10)
+    # an instance that stops answering loses its partitions to the others after this long
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000, le=300_000)
     discovery_url: str | None = "http://127.0.0.1:8761"
     config_url: str | None = "http://127.0.0.1:8888"
     public_url: str | None = None
@@ -73,6 +78,8 @@ class ServiceSettings(BaseSettings):
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     http_timeout_seconds: float = Field(default=5.0, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+    # revoked access tokens: a broadcast applies them at once; this catch-up bounds the delay when one is missed
+    revocation_sync_seconds: float = Field(default=30.0, gt=0, le=3600)
     migrate_in_subprocess: bool = True  # migrations and demo data run in short-lived processes (idle memory)
     trim_memory_after_start: bool = True
     outbox_batch_size: int = Field(default=200, ge=1, le=10_000)

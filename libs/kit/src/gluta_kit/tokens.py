@@ -26,6 +26,8 @@ class Principal:
     role: str
     token_id: str
     expires_at: float
+    issued_at: int = 0
+    session_id: str | None = None  # the refresh-token family the token was issued in (`sid`), if it says
 
     @property
     def is_admin(self) -> bool:
@@ -36,8 +38,56 @@ class Principal:
         return self.subject_id
 
 
+class Revocations:
+    """Access tokens ended before they expire: whole sessions (a refresh-token family: logout, a reused
+    refresh token) and everything a member or admin was issued before a moment (withdrawal, password reset).
+
+    Each entry is kept until the last token it covers has expired anyway (`expires_at`, epoch seconds).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._sessions: dict[str, float] = {}
+        self._subjects: dict[tuple[str, int], tuple[int, float]] = {}
+        self._pruned_at = 0.0
+
+    def add(self, *, role: str, subject_id: int, expires_at: float, family_id: str | None = None,
+            not_before: int | None = None) -> None:
+        """Refuse from now on the session `family_id`, or the subject's tokens issued before `not_before`."""
+        now = self._clock()
+        if expires_at <= now:
+            return
+        if family_id:
+            self._sessions[family_id] = max(expires_at, self._sessions.get(family_id, 0.0))
+        if not_before is not None:
+            key = (role, subject_id)
+            known = self._subjects.get(key)
+            if known is None or known[0] < not_before:
+                self._subjects[key] = (not_before, max(expires_at, known[1] if known else 0.0))
+        if now - self._pruned_at > 60:
+            self._prune(now)
+
+    def refuses(self, principal: Principal) -> bool:
+        """Return whether a verified token belongs to an ended session or predates its subject's cut-off."""
+        if principal.session_id is not None and principal.session_id in self._sessions:
+            return True
+        cut = self._subjects.get((principal.role, principal.subject_id))
+        return cut is not None and principal.issued_at < cut[0]
+
+    def _prune(self, now: float) -> None:
+        self._sessions = {k: v for k, v in self._sessions.items() if v > now}
+        self._subjects = {k: v for k, v in self._subjects.items() if v[1] > now}
+        self._pruned_at = now
+
+    def __len__(self) -> int:
+        return len(self._sessions) + len(self._subjects)
+
+
 class TokenVerifier:
-    """Verify EdDSA access tokens with keys from a JWKS, refetched when an unknown key id shows up."""
+    """Verify EdDSA access tokens with keys from a JWKS, refetched when an unknown key id shows up.
+
+    A token that verifies is still refused when `revocations` holds its session or its subject's cut-off.
+    """
 
     def __init__(self, jwks_source: JwksSource, *, issuer: str, audience: str, cache_size: int = 20_000,
                  min_refresh_seconds: float = 10.0) -> None:
@@ -50,6 +100,7 @@ class TokenVerifier:
         self._lock = asyncio.Lock()
         self._cache: OrderedDict[str, Principal] = OrderedDict()
         self._cache_size = cache_size
+        self.revocations = Revocations()
 
     async def _refresh(self, force: bool = False) -> None:
         async with self._lock:
@@ -86,6 +137,8 @@ class TokenVerifier:
         cached = self._cache.get(token)
         if cached is not None:
             if cached.expires_at > time.time():
+                if self.revocations.refuses(cached):
+                    raise InvalidToken("this session has ended; log in again")
                 return cached
             self._cache.pop(token, None)
         try:
@@ -114,11 +167,15 @@ class TokenVerifier:
             raise InvalidToken("bad subject") from exc
         if role not in ROLES:
             raise InvalidToken("unknown role")
+        session_id = claims.get("sid")
         principal = Principal(subject_id=subject_id, role=role, token_id=str(claims["jti"]),
-                              expires_at=float(claims["exp"]))
+                              expires_at=float(claims["exp"]), issued_at=int(claims["iat"]),
+                              session_id=session_id if isinstance(session_id, str) else None)
         self._cache[token] = principal
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+        if self.revocations.refuses(principal):
+            raise InvalidToken("this session has ended; log in again")
         return principal
 
     def forget(self, token: str) -> None:

@@ -48,7 +48,8 @@ class Outbox:
         headers["eventId"] = event.event_id
         now = utcnow()
         self.rows.append({
-            "event_id": event.event_id, "topic": event.topic, "payload": event.to_json().decode(),
+            "event_id": event.event_id, "topic": event.topic, "partition_key": event.partition_key,
+            "payload": event.to_json().decode(),
             "headers": orjson.dumps(headers).decode(), "created_at": now, "published_at": None,
             "next_attempt_at": now, "attempts": 0, "last_error": None,
         })

@@ -99,3 +99,41 @@ async def test_rotation_fetches_the_new_key_once() -> None:
 def test_pyjwt_refuses_none_even_if_asked() -> None:
     with pytest.raises(jwt.PyJWTError):
         jwt.decode("e30.e30.", algorithms=["EdDSA"], options={"verify_signature": True}, key="x")
+
+
+async def test_a_revoked_session_is_refused_even_from_the_cache_and_other_sessions_pass() -> None:
+    keys = TestKeys()
+    verifier = make_verifier(keys)
+    now = int(time.time())
+    ended, other = keys.mint(7, sid="family-a", iat=now), keys.mint(7, sid="family-b", iat=now)
+    assert (await verifier.verify(ended)).session_id == "family-a"  # verified once: now in the cache
+    verifier.revocations.add(role="member", subject_id=7, family_id="family-a", expires_at=now + 960)
+    with pytest.raises(InvalidToken, match="session has ended"):
+        await verifier.verify(ended)
+    assert (await verifier.verify(other)).subject_id == 7
+
+
+async def test_a_subjects_cut_off_refuses_its_older_tokens_only() -> None:
+    keys = TestKeys()
+    verifier = make_verifier(keys)
+    now = int(time.time())
+    verifier.revocations.add(role="member", subject_id=7, not_before=now, expires_at=now + 960)
+    with pytest.raises(InvalidToken):
+        await verifier.verify(keys.mint(7, iat=now - 1))
+    assert (await verifier.verify(keys.mint(7, iat=now))).issued_at == now  # issued at the cut-off: lives
+    assert (await verifier.verify(keys.mint(8, iat=now - 1))).subject_id == 8  # another member
+    assert (await verifier.verify(keys.mint(7, "admin", iat=now - 1))).role == "admin"  # the admin with id 7
+
+
+def test_revocations_forget_what_has_expired_anyway() -> None:
+    from gluta_kit.tokens import Revocations
+
+    clock = [1000.0]
+    revocations = Revocations(clock=lambda: clock[0])
+    revocations.add(role="member", subject_id=1, family_id="f", expires_at=1500)
+    revocations.add(role="member", subject_id=2, not_before=990, expires_at=1500)
+    revocations.add(role="member", subject_id=3, family_id="old", expires_at=900)  # already moot
+    assert len(revocations) == 2
+    clock[0] = 1600.0
+    revocations.add(role="member", subject_id=4, family_id="g", expires_at=2500)  # a later add prunes
+    assert len(revocations) == 1

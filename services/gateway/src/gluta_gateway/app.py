@@ -37,9 +37,14 @@ class Gateway:
         self.proxy = Proxy(settings, self.policy, service.verifier, self.instances, self.limiter)
         self.docs = ApiDocs(service, self.policy, settings.routed_services, settings.docs_cache_seconds)
 
+    async def start(self) -> None:
+        """Connect the shared rate limiter (Redis), when there is one."""
+        await self.limiter.start()
+
     async def stop(self) -> None:
-        """Close the pooled upstream connections."""
+        """Close the pooled upstream connections and the rate limiter's."""
         await self.proxy.pool.close()
+        await self.limiter.stop()
 
     async def reload(self, changed: dict[str, Any]) -> None:
         """Apply reloaded settings: rate limits now; timeouts and body limits are read per request."""
@@ -70,6 +75,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
     """Build the gateway app (Starlette: its own routes are /ready and /docs; FastAPI would cost memory only)."""
     service = Service(settings, uses_bus=bool(settings.bus_url))  # the bus carries configuration refreshes
     gateway = Gateway(service, settings)
+    service.track_revocations()  # a logged-out or withdrawn member's token is refused at the door within seconds
+    service.on_start.append(gateway.start)
     service.on_stop.append(gateway.stop)
     service.on_reload.append(gateway.reload)
     app = service.create_starlette_app([Route("/ready", ready, methods=["GET"]), *docs_routes])

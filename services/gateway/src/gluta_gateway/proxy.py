@@ -158,9 +158,9 @@ class Proxy:
 
         # rate limit: a member (or admin) by its subject, anyone else by address
         if principal is not None:
-            wait = self.limiter.check_member(f"{principal.role}:{principal.subject_id}")
+            wait = await self.limiter.check_member(f"{principal.role}:{principal.subject_id}")
         else:
-            wait = self.limiter.check_guest(address)
+            wait = await self.limiter.check_guest(address)
         if wait:
             raise TooManyRequests("too many requests; slow down", retry_after=retry_after_seconds(wait))
 

@@ -32,6 +32,9 @@ class GatewaySettings(ServiceSettings):
     rate_limit_member_burst: int = Field(default=40, ge=1, json_schema_extra=RELOADABLE)
     rate_limit_guest_per_second: float = Field(default=200.0, gt=0, json_schema_extra=RELOADABLE)
     rate_limit_guest_burst: int = Field(default=400, ge=1, json_schema_extra=RELOADABLE)
+    # with Redis, the buckets are shared by every gateway instance (else each process counts on its own)
+    redis_url: str | None = None
+    redis_key_prefix: str = "gluta:gateway:"
 
     # body limits: JSON (any non-multipart body) and multipart uploads
     max_json_body_bytes: int = Field(default=1 * MIB, ge=1, json_schema_extra=RELOADABLE)

@@ -30,6 +30,7 @@ def create_app(settings: OrderSettings) -> FastAPI:
     service = Service(settings, migrations=MIGRATIONS)
     ctx = build_context(settings, service)
     register_handlers(ctx)
+    service.track_revocations()  # a logged-out or withdrawn member's token is refused here within seconds
     sweeper = Sweeper(db=ctx.db, uow_factory=ctx.uow, clock=lambda: ctx.clock(),
                       timeout_seconds=lambda: settings.checkout_timeout_seconds,
                       interval_seconds=settings.sweeper_interval_seconds, batch_size=settings.sweeper_batch_size)

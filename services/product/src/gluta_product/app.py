@@ -105,6 +105,7 @@ def create_app(settings: ProductSettings) -> FastAPI:
     storage = image_storage(settings)
     service = ProductService(settings, storage, migrations=MIGRATIONS)
     register_handlers(service)
+    service.track_revocations()  # a logged-out or withdrawn member's token is refused here within seconds
     if settings.demo:
         async def demo() -> None:
             if settings.migrate_in_subprocess:  # like the migrations: Pillow & co. stay out of this process

@@ -11,6 +11,7 @@ from gluta_kit.service import Service
 from gluta_kit.tokens import TokenVerifier
 from gluta_user import bootstrap
 from gluta_user.admin.router import router as admin_router
+from gluta_user.auth import service as auth_service
 from gluta_user.auth.router import router as auth_router
 from gluta_user.clock import Clock
 from gluta_user.mail import Mailer
@@ -36,6 +37,9 @@ def create_app(settings: UserSettings, *, clock: Clock | None = None, mailer: Ma
     service.verifier = TokenVerifier(own_keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
                                      min_refresh_seconds=1.0)
     bootstrap.install(service, ctx)
+    # the revocations this service records: served to the other services, and followed by its own instances
+    service.serve_revocations(lambda since: auth_service.revocations_since(ctx, since))
+    service.track_revocations(lambda since: auth_service.revocations_since(ctx, since))
     app = service.create_app([auth_router, member_router, summary_router, recovery_router, admin_router],
                              title="gluta user-service")
     app.state.user = ctx

@@ -16,8 +16,8 @@ from gluta_kit.logging import get_logger
 from gluta_kit.service import Service
 from gluta_user.admin.service import ensure_admin
 from gluta_user.auth.keys import KeyRing, purge_keys, resolve_secret
-from gluta_user.auth.models import RefreshToken
-from gluta_user.auth.throttle import LoginThrottle
+from gluta_user.auth.models import RefreshToken, TokenRevocation
+from gluta_user.auth.throttle import LoginThrottle, RedisLoginThrottle
 from gluta_user.clock import Clock, SystemClock
 from gluta_user.context import UserContext, unit_of_work_factory
 from gluta_user.mail import Mailer, build_mailer
@@ -54,7 +54,8 @@ def build_context(settings: UserSettings, db: Database, *, clock: Clock | None =
                       publish_grace_seconds=settings.key_publish_grace_seconds)
     return UserContext(
         settings=settings, db=db, clock=clock, hasher=build_hasher(settings), keyring=keyring,
-        throttle=LoginThrottle(db, clock, settings, new_uow),
+        throttle=(RedisLoginThrottle(db, clock, settings, new_uow) if settings.redis_url
+                  else LoginThrottle(db, clock, settings, new_uow)),
         mailer=mailer or build_mailer(settings.smtp_url, Path(settings.data_dir), settings.mail_timeout_seconds),
         service=service, new_uow=new_uow,
     )
@@ -92,11 +93,12 @@ def write_demo_accounts(data_dir: Path, accounts: list[dict[str, str]]) -> None:
 
 
 async def purge_expired(ctx: UserContext, keep_seconds: float = 24 * 3600) -> None:
-    """Delete refresh and reset tokens, throttle counters and keys that stopped mattering a while ago."""
+    """Delete refresh and reset tokens, revocations, throttle counters and keys that stopped mattering a while ago."""
     cutoff = ctx.clock.now() - timedelta(seconds=keep_seconds)
     async with ctx.uow() as uow:
         await uow.session.execute(delete(RefreshToken).where(RefreshToken.expires_at < cutoff))
         await uow.session.execute(delete(PasswordResetToken).where(PasswordResetToken.expires_at < cutoff))
+        await uow.session.execute(delete(TokenRevocation).where(TokenRevocation.expires_at < cutoff))
         await uow.commit()
     await ctx.throttle.purge(keep_seconds)
     await purge_keys(ctx.db, ctx.clock, ctx.keyring.publish_seconds_after_retirement + keep_seconds)
@@ -135,6 +137,8 @@ def install(service: Service, ctx: UserContext) -> None:
             with suppress(asyncio.CancelledError):
                 await task
         tasks.clear()
+        if isinstance(ctx.throttle, RedisLoginThrottle):
+            await ctx.throttle.close()
 
     service.on_start.append(on_start)
     service.on_stop.append(on_stop)

@@ -33,8 +33,10 @@ def client_address(request: Request, ctx: Context) -> str | None:
 ClientAddress = Annotated[str | None, Depends(client_address)]
 
 
-def _issued_at(request: Request) -> int:
-    # the kit has verified the token already; only its iat is read here
+def _issued_at(request: Request, principal: Principal) -> int:
+    # the kit has verified the token already and read its iat
+    if principal.issued_at:
+        return principal.issued_at
     token = bearer_token(request) or ""
     claims = jwt.decode(token, options={"verify_signature": False})
     return int(claims.get("iat", 0))
@@ -43,21 +45,21 @@ def _issued_at(request: Request) -> int:
 async def active_member(request: Request, ctx: Context,
                         principal: Annotated[Principal, Depends(require_member)]) -> Principal:
     """Return the calling member; 401 when the member withdrew or the session was ended by a password reset."""
-    await ensure_session_active(ctx, principal, _issued_at(request))
+    await ensure_session_active(ctx, principal, _issued_at(request, principal))
     return principal
 
 
 async def active_principal(request: Request, ctx: Context,
                            principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
     """Return the calling member or admin, with the same session check."""
-    await ensure_session_active(ctx, principal, _issued_at(request))
+    await ensure_session_active(ctx, principal, _issued_at(request, principal))
     return principal
 
 
 async def active_admin(request: Request, ctx: Context,
                        principal: Annotated[Principal, Depends(require_admin)]) -> Principal:
     """Return the calling admin (403 for a member)."""
-    await ensure_session_active(ctx, principal, _issued_at(request))
+    await ensure_session_active(ctx, principal, _issued_at(request, principal))
     return principal
 
 

@@ -40,7 +40,9 @@ class UserSettings(ServiceSettings):
     # hashes computed at once (each holds `argon2_memory_kib`); default: one per core
     argon2_max_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1, le=256)
 
-    # login throttling (stored in the database, so every instance sees it)
+    # login throttling: counted in Redis when redis_url is set, else in the database (every instance sees both)
+    redis_url: str | None = None
+    redis_key_prefix: str = "gluta:user:"
     login_max_failures_per_account: int = Field(default=5, ge=1, le=1000, json_schema_extra=RELOADABLE)
     login_max_failures_per_address: int = Field(default=50, ge=1, le=100_000, json_schema_extra=RELOADABLE)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=24 * 3600, json_schema_extra=RELOADABLE)

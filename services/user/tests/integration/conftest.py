@@ -28,8 +28,8 @@ from gluta_user.clock import ManualClock
 from gluta_user.settings import UserSettings
 
 DIALECTS = ["sqlite", "mysql", "postgresql"]
-TABLES = ["password_reset_tokens", "login_throttle", "signing_keys", "refresh_tokens", "admins", "members",
-          "kit_outbox", "kit_inbox", "kit_idempotency", "kit_dead_letter"]
+TABLES = ["password_reset_tokens", "token_revocations", "login_throttle", "signing_keys", "refresh_tokens", "admins",
+          "members", "kit_outbox", "kit_inbox", "kit_idempotency", "kit_dead_letter"]
 ENV_OF = {"mysql": "mysql", "postgresql": "postgres"}
 
 

@@ -26,7 +26,7 @@ async def test_access_token_is_eddsa_with_a_published_kid_and_exactly_the_claims
     jwks = (await client.get("/.well-known/jwks.json")).json()
     assert header["alg"] == "EdDSA"
     assert header["kid"] in {key["kid"] for key in jwks["keys"]}
-    assert set(claims) == {"sub", "role", "iss", "aud", "exp", "iat", "jti"}
+    assert set(claims) == {"sub", "role", "iss", "aud", "exp", "iat", "jti", "sid"}
     assert (claims["sub"], claims["role"], claims["iss"], claims["aud"]) == (
         str(member["memberId"]), "member", "gluta-user", "gluta")
     assert claims["exp"] - claims["iat"] == 15 * 60

@@ -1,4 +1,4 @@
-"""Refresh tokens, signing keys and login-failure counters."""
+"""Refresh tokens, token revocations, signing keys and login-failure counters."""
 
 from __future__ import annotations
 
@@ -27,6 +27,22 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(PreciseDateTime, nullable=True)
 
     __table_args__ = (Index("ix_refresh_tokens_subject", "role", "subject_id"),)
+
+
+class TokenRevocation(Base):
+    """Access tokens ended before they expire: one session (`family_id`) or a subject's tokens issued before
+    `not_before` (epoch seconds). Kept until `expires_at`, when the last token it covers has expired; every
+    instance of every service loads these at start (`GET /internal/revocations`) and follows `TokensRevoked`."""
+
+    __tablename__ = "token_revocations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    role: Mapped[str] = mapped_column(String(10))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    family_id: Mapped[str | None] = mapped_column(exact_string(32), nullable=True)
+    not_before: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(PreciseDateTime, index=True)
+    expires_at: Mapped[datetime] = mapped_column(PreciseDateTime, index=True)
 
 
 class SigningKey(Base):

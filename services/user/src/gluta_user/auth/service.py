@@ -6,17 +6,21 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gluta_contracts import TokensRevoked
 from gluta_kit.auth import Principal
 from gluta_kit.db import retry_transient
 from gluta_kit.logging import get_logger
+from gluta_kit.revocation import entry_of
+from gluta_kit.uow import UnitOfWork
 from gluta_user.admin.models import Admin
 from gluta_user.auth.exceptions import InvalidCredentials, InvalidRefreshToken, SessionEnded
-from gluta_user.auth.models import RefreshToken
+from gluta_user.auth.models import RefreshToken, TokenRevocation
 from gluta_user.auth.schemas import TokensRead, TokenSubject
 from gluta_user.context import UserContext
 from gluta_user.member.models import Member
@@ -61,13 +65,15 @@ async def issue_tokens(ctx: UserContext, session: AsyncSession, subject: Subject
     now = ctx.clock.now()
     issued_at = int(now.timestamp())
     ttl = ctx.settings.access_token_ttl_seconds
+    family_id = family_id or uuid.uuid4().hex
     access = await ctx.keyring.sign({
         "sub": str(subject.subject_id), "role": subject.role, "iss": ctx.settings.jwt_issuer,
         "aud": ctx.settings.jwt_audience, "iat": issued_at, "exp": issued_at + ttl, "jti": uuid.uuid4().hex,
+        "sid": family_id,  # the session: a logout or a reused refresh token ends its access tokens everywhere
     })
     raw = new_opaque_token()
     session.add(RefreshToken(
-        token_hash=hash_token(raw), family_id=family_id or uuid.uuid4().hex, role=subject.role,
+        token_hash=hash_token(raw), family_id=family_id, role=subject.role,
         subject_id=subject.subject_id, issued_at=now,
         expires_at=now + timedelta(seconds=ctx.settings.refresh_token_ttl_seconds),
     ))
@@ -116,8 +122,10 @@ async def refresh(ctx: UserContext, raw_token: str) -> TokensRead:
     """
     token_hash = hash_token(raw_token)
     now = ctx.clock.now()
+    revoked: list[dict[str, Any]] = []
 
     async def work() -> TokensRead | None:
+        revoked.clear()
         async with ctx.uow() as uow:
             session = uow.session
             used = await session.execute(
@@ -137,16 +145,58 @@ async def refresh(ctx: UserContext, raw_token: str) -> TokensRead:
                 await revoke_family(session, row.family_id, now)  # the member withdrew meanwhile
                 await uow.commit()
             elif row is not None and row.used_at is not None and row.revoked_at is None:
-                # a used token came back: it was stolen, or the legitimate holder's copy was; end the family
+                # a used token came back: it was stolen, or the legitimate holder's copy was; end the family,
+                # its access tokens included, on every instance
                 await revoke_family(session, row.family_id, now)
+                revoked.append(record_revocation(ctx, uow, role=row.role, subject_id=row.subject_id,
+                                                 family_id=row.family_id))
                 await uow.commit()
                 log.warning("auth.refresh_reuse", role=row.role, subjectId=row.subject_id, family=row.family_id)
         return None
 
     tokens = await retry_transient(work)
+    apply_here(ctx, revoked)
     if tokens is None:
         raise InvalidRefreshToken("this refresh token is not valid")
     return tokens
+
+
+def record_revocation(ctx: UserContext, uow: UnitOfWork, *, role: str, subject_id: int, family_id: str | None = None,
+                      not_before: int | None = None) -> dict[str, Any]:
+    """Record in the caller's transaction that access tokens end now (one session, or a subject's tokens
+    issued before `not_before`), and announce it to every instance (`TokensRevoked`, through the outbox).
+
+    Return the entry, for the caller to apply to this instance's verifier once committed (`apply_here`).
+    """
+    now = ctx.clock.now()
+    # the last token it covers expires within the access-token lifetime (plus the verifiers' 5 s leeway)
+    expires_at = now + timedelta(seconds=ctx.settings.access_token_ttl_seconds + 60)
+    uow.session.add(TokenRevocation(role=role, subject_id=subject_id, family_id=family_id, not_before=not_before,
+                                    created_at=now, expires_at=expires_at))
+    event = TokensRevoked(role=role, subject_id=subject_id, family_id=family_id, not_before=not_before,
+                          expires_at=int(expires_at.timestamp()) + 1)
+    uow.outbox.add(event)
+    return entry_of(event)
+
+
+def apply_here(ctx: UserContext, entries: list[dict[str, Any]]) -> None:
+    """Apply committed revocations to this instance at once (the others get the broadcast)."""
+    if ctx.service is not None and ctx.service.revocations is not None:
+        for entry in entries:
+            ctx.service.revocations.apply(entry)
+
+
+async def revocations_since(ctx: UserContext, since: float) -> dict[str, Any]:
+    """Return the revocations recorded since `since` (epoch seconds) that still matter, and the time now."""
+    now = ctx.clock.now()
+    async with ctx.db.read_sessions() as session:
+        rows = (await session.scalars(
+            select(TokenRevocation).where(TokenRevocation.created_at >= datetime.fromtimestamp(since, UTC),
+                                          TokenRevocation.expires_at > now)
+            .order_by(TokenRevocation.id))).all()
+    return {"now": now.timestamp(), "items": [
+        {"role": r.role, "subjectId": r.subject_id, "familyId": r.family_id, "notBefore": r.not_before,
+         "expiresAt": int(r.expires_at.timestamp()) + 1} for r in rows]}
 
 
 async def revoke_family(session: AsyncSession, family_id: str, now: datetime) -> None:
@@ -163,7 +213,8 @@ async def revoke_all(session: AsyncSession, role: str, subject_id: int, now: dat
 
 
 async def logout(ctx: UserContext, principal: Principal, raw_token: str) -> None:
-    """End the session (refresh-token family) of this refresh token, if it is the caller's."""
+    """End the session (refresh-token family) of this refresh token, if it is the caller's: its refresh tokens
+    here, its access tokens on every instance of every service."""
     async with ctx.uow() as uow:
         family = await uow.session.scalar(
             select(RefreshToken.family_id).where(RefreshToken.token_hash == hash_token(raw_token),
@@ -172,7 +223,9 @@ async def logout(ctx: UserContext, principal: Principal, raw_token: str) -> None
         if family is None:
             return
         await revoke_family(uow.session, family, ctx.clock.now())
+        entry = record_revocation(ctx, uow, role=principal.role, subject_id=principal.subject_id, family_id=family)
         await uow.commit()
+    apply_here(ctx, [entry])
 
 
 async def ensure_session_active(ctx: UserContext, principal: Principal, issued_at: int) -> None:

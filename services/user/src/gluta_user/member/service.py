@@ -12,7 +12,7 @@ from gluta_contracts import MemberRegistered, MemberUpdated, MemberWithdrawn
 from gluta_kit.errors import AppError
 from gluta_kit.logging import get_logger
 from gluta_user.auth.exceptions import InvalidCredentials, SessionEnded
-from gluta_user.auth.service import revoke_all
+from gluta_user.auth.service import apply_here, record_revocation, revoke_all
 from gluta_user.context import UserContext
 from gluta_user.member.exceptions import EmailTaken, LoginIdTaken
 from gluta_user.member.models import Member
@@ -164,9 +164,13 @@ async def withdraw(ctx: UserContext, member_id: int, password: str) -> None:
         if changed.rowcount != 1:
             raise SessionEnded("this account no longer exists")
         await revoke_all(uow.session, "member", member_id, now)
+        # every access token it holds ends on every instance (none can be issued after this moment)
+        entry = record_revocation(ctx, uow, role="member", subject_id=member_id,
+                                  not_before=int(now.timestamp()) + 1)
         await uow.session.execute(update(PasswordResetToken).where(PasswordResetToken.member_id == member_id,
                                                                    PasswordResetToken.used_at.is_(None))
                                   .values(used_at=now))
         uow.outbox.add(MemberWithdrawn(member_id=member_id, login_id=member.login_id))
         await uow.commit()
+    apply_here(ctx, [entry])
     log.info("member.withdrawn", memberId=member_id)

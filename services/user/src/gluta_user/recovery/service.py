@@ -13,7 +13,7 @@ from urllib.parse import quote
 from sqlalchemy import select, update
 
 from gluta_kit.logging import get_logger
-from gluta_user.auth.service import hash_token, new_opaque_token, revoke_all
+from gluta_user.auth.service import apply_here, hash_token, new_opaque_token, record_revocation, revoke_all
 from gluta_user.auth.throttle import Attempt
 from gluta_user.context import UserContext
 from gluta_user.mail import compose
@@ -97,8 +97,11 @@ async def confirm_password_reset(ctx: UserContext, token: str, new_password: str
         if changed.rowcount != 1:
             raise InvalidResetToken("this account no longer exists")
         await revoke_all(session, "member", int(member_id), now)
+        # access tokens issued before the reset end on every instance (as `token_valid_after` does here)
+        entry = record_revocation(ctx, uow, role="member", subject_id=int(member_id), not_before=int(now.timestamp()))
         login_id = await session.scalar(select(Member.login_id).where(Member.member_id == member_id))
         await uow.commit()
+    apply_here(ctx, [entry])
     # whoever was guessing this account's password has no reason to keep it locked
     await ctx.throttle.succeeded(Attempt(ctx.throttle.keys(account=f"member:{login_id}", address=None)))
     log.info("recovery.password_reset", memberId=member_id)
