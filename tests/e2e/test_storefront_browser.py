@@ -303,3 +303,50 @@ def test_password_reset_from_the_mailed_link(system: dict[str, str], browser: An
     page.wait_for_load_state()
     assert "유효하지 않거나 만료된 링크입니다" in page.inner_text("main")
     context.close()
+
+
+def test_search_box_suggests_as_you_type_and_the_results_say_did_you_mean(system: dict[str, str],
+                                                                          browser: Any) -> None:
+    """Issue 15: suggestions for a spacing-free prefix and for 초성, usable with the keyboard; "did you mean"."""
+    base = system["storefront"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ko-KR")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(base + "/")
+    box = page.locator("#header-keyword")
+    assert box.get_attribute("role") == "combobox" and box.get_attribute("aria-expanded") == "false"
+    options = page.locator("#header-suggestions [role=option]")
+
+    box.click()
+    page.keyboard.type("니트가")  # spacing-free: "울 니트 가디건"
+    page.wait_for_selector("#header-suggestions [role=option]")
+    assert box.get_attribute("aria-expanded") == "true" and 1 <= options.count() <= 10
+    texts = options.all_inner_texts()
+    assert "울 니트 가디건" in texts, texts
+    page.keyboard.press("ArrowDown")
+    first = options.nth(0)
+    assert box.get_attribute("aria-activedescendant") == first.get_attribute("id")
+    assert first.get_attribute("aria-selected") == "true"
+    page.keyboard.press("Escape")
+    assert page.locator("#header-suggestions").is_hidden() and box.get_attribute("aria-expanded") == "false"
+
+    box.fill("")
+    page.keyboard.type("ㄴㅌㄱㄷ")  # 초성
+    page.wait_for_function("document.querySelectorAll('#header-suggestions [role=option]').length > 0")
+    target = next(i for i, text in enumerate(options.all_inner_texts()) if text == "울 니트 가디건")
+    for _ in range(target + 1):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")  # the chosen product, not a search
+    page.wait_for_url(re.compile(r"/products/\d+$"))
+    assert "울 니트 가디건" in page.inner_text("h1")
+
+    page.goto(base + "/search?keyword=" + "니투 가디건")
+    link = page.locator("[data-did-you-mean] a")
+    assert link.inner_text() == "니트 가디건"
+    link.click()
+    page.wait_for_load_state()
+    assert int(re.sub(r"\D", "", page.inner_text("[data-result-count]"))) >= 1
+    assert page.locator(".card").first.is_visible()
+    assert not errors, errors
+    context.close()

@@ -39,6 +39,7 @@ class FakeGateway:
         self.refresh_tokens: dict[str, str] = {}
         self.revoked: list[str] = []
         self.types = [{"productTypeId": 1, "type": "상의"}, {"productTypeId": 2, "type": "하의"}]
+        self.synonyms: list[dict[str, Any]] = [{"term": "cardigan", "synonyms": ["가디건"]}]
         self.used_types = {1}
         self.images: dict[int, bytes] = {}
         self.products: dict[int, dict[str, Any]] = {}
@@ -130,7 +131,7 @@ class FakeGateway:
         app = FastAPI()
         gw = self
         admin_only = re.compile(r"^/api/(product|order|user)-service/(admin/(?!login)|products$|products/\d+$|"
-                                r"images$|types|banners|inquiries/\d+/answer|coupons)")
+                                r"images$|types|banners|inquiries/\d+/answer|coupons|synonyms)")
 
         @app.middleware("http")
         async def record(request: Request, call_next: Any) -> Response:
@@ -184,6 +185,19 @@ class FakeGateway:
         @app.get("/api/product-service/types")
         async def types() -> Any:
             return gw.types
+
+        @app.get("/api/product-service/synonyms")
+        async def synonyms() -> Any:
+            return {"items": gw.synonyms}
+
+        @app.put("/api/product-service/synonyms")
+        async def replace_synonyms(body: dict[str, Any]) -> Any:
+            items = body.get("items")
+            if not isinstance(items, list) or any(len(i["term"]) > 50 for i in items):
+                return problem(422, "VALIDATION_ERROR", "invalid", errors=[{"loc": ["body", "items"],
+                                                                           "field": "items", "msg": "too long"}])
+            gw.synonyms = [{"term": i["term"].replace(" ", "").lower(), "synonyms": i["synonyms"]} for i in items]
+            return {"items": gw.synonyms}
 
         @app.post("/api/product-service/types", status_code=201)
         async def create_type(body: dict[str, Any]) -> Any:

@@ -101,6 +101,15 @@ async def start_api(data_dir: Path, database: str | None = None, **overrides: An
         yield Api(client, app, keys)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the relevance set's figures (tests/integration/test_relevance.py) at the end of the run."""
+    lines = getattr(terminalreporter.config, "gluta_relevance_lines", [])
+    if lines:
+        terminalreporter.section("product search relevance (issue 15)")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     """The app on its own SQLite database."""

@@ -57,6 +57,7 @@ class FakeShop:
     member_coupons: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    searches: list[dict[str, str]] = field(default_factory=list)  # the query parameters of each product search
     down: bool = False
     ids: Any = field(default_factory=lambda: itertools.count(100))
 
@@ -248,6 +249,7 @@ def build_gateway(shop: FakeShop) -> FastAPI:
     @app.get("/api/product-service/products/search")
     async def search(request: Request) -> Any:
         q = request.query_params
+        shop.searches.append(dict(q))
         items = [p for p in shop.products.values() if not p.get("_deleted")]
         if q.get("keyword"):
             items = [p for p in items if q["keyword"] in p["name"] or q["keyword"] in p["description"]]
@@ -263,7 +265,20 @@ def build_gateway(shop: FakeShop) -> FastAPI:
         if size > 100:
             return problem(422, "VALIDATION_ERROR", errors=[{"loc": ["query", "size"], "field": "size", "msg": "big"}])
         chunk = items[(page - 1) * size: page * size]
-        return {"items": [shop.summary(p, None) for p in chunk], "page": page, "size": size, "total": len(items)}
+        suggestion = next((p["name"] for p in shop.products.values() if q.get("keyword") and not items
+                           and p["name"][:1] == q["keyword"][:1]), None)
+        return {"items": [shop.summary(p, None) for p in chunk], "page": page, "size": size, "total": len(items),
+                "didYouMean": suggestion}
+
+    @app.get("/api/product-service/products/autocomplete")
+    async def autocomplete(request: Request) -> Any:
+        prefix = request.query_params.get("prefix", "")
+        if len(prefix) > 100:
+            return problem(422, "VALIDATION_ERROR", errors=[{"loc": ["query", "prefix"], "field": "prefix",
+                                                             "msg": "long"}])
+        found = [p for p in shop.products.values() if prefix and p["name"].replace(" ", "").startswith(
+            prefix.replace(" ", ""))]
+        return {"items": [{"text": p["name"], "productId": p["productId"]} for p in found[:10]]}
 
     @app.get("/api/product-service/products/best")
     async def best() -> Any:

@@ -23,6 +23,7 @@ from gluta_admin.order.router import router as order_router
 from gluta_admin.product.router import router as product_router
 from gluta_admin.product_type.router import router as type_router
 from gluta_admin.settings import AdminSettings
+from gluta_admin.synonym.router import router as synonym_router
 from gluta_admin.web import HERE, LOCALES, STATIC, _, build_templates, render
 from gluta_kit.http import tls_context
 from gluta_kit.service import Service
@@ -75,7 +76,7 @@ def create_app(settings: AdminSettings, *, session_store: Any = None,
     service.on_stop.append(close_clients)
     app = service.create_app(
         [auth_router, dashboard_router, product_router, type_router, banner_router, inquiry_router, coupon_router,
-         order_router, member_router, operations_router, media_router],
+         order_router, member_router, operations_router, media_router, synonym_router],
         title="gluta admin", docs_url=None, redoc_url=None, openapi_url=None,
     )
     app.state.settings = settings

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-ADMIN_PAGES = ["/", "/products", "/products/new", "/types", "/banners", "/inquiries", "/coupons", "/orders",
-               "/members", "/operations"]
+ADMIN_PAGES = ["/", "/products", "/products/new", "/types", "/synonyms", "/banners", "/inquiries", "/coupons",
+               "/orders", "/members", "/operations"]
 
 
 async def login(client, csrf, login_id, password, next_url="/"):

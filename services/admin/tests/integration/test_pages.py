@@ -221,3 +221,31 @@ async def test_english_pages(admin_client):
     await admin_client.get("/lang/en")
     page = (await admin_client.get("/coupons")).text
     assert "New coupon" in page and "Percentage (%)" in page
+
+
+# --- search synonyms -----------------------------------------------------------------------------------
+async def test_synonyms_are_edited_as_lines_and_saved_at_once(admin_client, csrf, fake_gateway):
+    page = await admin_client.get("/synonyms")
+    assert page.status_code == 200 and "검색 동의어" in page.text
+    assert "cardigan =&gt; 가디건" in page.text
+    token = csrf(page.text)
+    text = "cardigan => 가디건, 가디간\n# 주석\n자켓, 재킷\n\nT Shirt => 티셔츠"
+    response = await admin_client.post("/synonyms", data={"csrf_token": token, "synonyms": text})
+    assert response.status_code == 303 and response.headers["location"] == "/synonyms"
+    assert fake_gateway.synonyms == [{"term": "cardigan", "synonyms": ["가디건", "가디간"]},
+                                     {"term": "자켓", "synonyms": ["재킷"]}, {"term": "재킷", "synonyms": ["자켓"]},
+                                     {"term": "tshirt", "synonyms": ["티셔츠"]}]
+    shown = (await admin_client.get("/synonyms")).text
+    assert "동의어 4개를 저장했습니다" in shown and "tshirt =&gt; 티셔츠" in shown
+
+
+async def test_unreadable_synonym_lines_keep_the_form_and_save_nothing(admin_client, csrf, fake_gateway):
+    before = list(fake_gateway.synonyms)
+    token = csrf((await admin_client.get("/synonyms")).text)
+    response = await admin_client.post("/synonyms", data={"csrf_token": token,
+                                                           "synonyms": "cardigan => 가디건\nlonely\n=> 없음"})
+    assert response.status_code == 422
+    assert "2, 3번째 줄이" in response.text and "lonely" in response.text
+    assert fake_gateway.synonyms == before
+    refused = await admin_client.post("/synonyms", data={"csrf_token": token, "synonyms": "a" * 60 + " => b"})
+    assert refused.status_code == 422 and fake_gateway.synonyms == before

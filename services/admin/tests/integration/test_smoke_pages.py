@@ -3,7 +3,7 @@
 import pytest
 
 
-@pytest.mark.parametrize("path", ["/", "/products", "/products/new", "/types", "/banners", "/inquiries",
+@pytest.mark.parametrize("path", ["/", "/products", "/products/new", "/types", "/synonyms", "/banners", "/inquiries",
                                   "/inquiries?tab=answered", "/coupons", "/orders", "/orders?status=CANCELLED",
                                   "/members", "/operations"])
 async def test_page_renders(admin_client, path):

@@ -29,7 +29,7 @@ class Access(StrEnum):
 
 G, M, A, MA = Access.GUEST, Access.MEMBER, Access.ADMIN, Access.MEMBER_OR_ADMIN
 
-# (service, method, path, access) — the table of API.md, in its order.
+# (service, method, path, access) — the table of API.md, in its order, and of docs/API-additions.md.
 ROUTES: list[tuple[str, str, str, Access]] = [
     # --- user-service ---------------------------------------------------------------------------
     ("user", "POST", "/members", G),
@@ -50,6 +50,7 @@ ROUTES: list[tuple[str, str, str, Access]] = [
     ("user", "GET", "/.well-known/jwks.json", G),
     # --- product-service ------------------------------------------------------------------------
     ("product", "GET", "/products/search", G),
+    ("product", "GET", "/products/autocomplete", G),  # docs/API-additions.md
     ("product", "GET", "/products/{productId}", G),  # personalised (`liked`) when a token is sent
     ("product", "POST", "/products", A),
     ("product", "PUT", "/products/{productId}", A),
@@ -99,6 +100,9 @@ ROUTES: list[tuple[str, str, str, Access]] = [
     ("order", "GET", "/admin/dashboard/sales", A),
     ("order", "GET", "/admin/dashboard/vip", A),
     ("order", "GET", "/admin/dashboard/best-products", A),
+    # --- docs/API-additions.md (routes added after shared/API.md) ------------------------------------
+    ("product", "GET", "/synonyms", A),
+    ("product", "PUT", "/synonyms", A),
 ]
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -1,4 +1,4 @@
-"""The route policy: every API.md route with its role, nothing else."""
+"""The route policy: every route of API.md and docs/API-additions.md with its role, nothing else."""
 
 from __future__ import annotations
 
@@ -37,12 +37,18 @@ def _contract_routes(text: str) -> set[tuple[str, str, str, Access]]:
     return routes
 
 
-def test_the_table_is_exactly_the_contract_of_api_md() -> None:
+ADDITIONS = Path(__file__).resolve().parents[4] / "docs" / "API-additions.md"
+
+
+def test_the_table_is_exactly_the_contract_of_api_md_and_its_additions() -> None:
     path = _api_md()
     if path is None:
         pytest.skip("shared/API.md is not beside the repository (set GLUTA_API_MD to check against it)")
     contract = _contract_routes(path.read_text(encoding="utf-8"))
     assert len(contract) > 60  # the parser read the tables
+    additions = _contract_routes(ADDITIONS.read_text(encoding="utf-8"))
+    assert ("product", "GET", "/products/autocomplete", Access.GUEST) in additions
+    contract |= additions
     table = set(ROUTES)
     assert contract - table == set(), "routes of API.md missing from the gateway's table"
     assert table - contract == set(), "routes in the gateway's table that API.md does not have"
@@ -51,6 +57,8 @@ def test_the_table_is_exactly_the_contract_of_api_md() -> None:
 @pytest.mark.parametrize(("service", "method", "path", "access"), [
     ("product", "GET", "/products/17", Access.GUEST),  # personalised, still open to guests
     ("product", "GET", "/products/search", Access.GUEST),
+    ("product", "GET", "/products/autocomplete", Access.GUEST),  # not /products/{productId}
+    ("product", "PUT", "/synonyms", Access.ADMIN),
     ("product", "GET", "/products/best", Access.GUEST),
     ("product", "GET", "/members/me/likes", Access.MEMBER),
     ("order", "GET", "/members/me/coupons", Access.MEMBER),

@@ -22,6 +22,7 @@ from gluta_product.inquiry.router import router as inquiry_router
 from gluta_product.janitor.router import router as janitor_router
 from gluta_product.like.router import router as like_router
 from gluta_product.settings import ProductSettings
+from gluta_product.synonym.router import router as synonym_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MULTIPART_OVERHEAD = 64 * 1024  # an upload's body is its file plus the multipart framing
@@ -91,7 +92,7 @@ def create_app(settings: ProductSettings) -> FastAPI:
 
         service.on_start.append(demo)
     app = service.create_app([catalog_router, image_router, like_router, inquiry_router, banner_router,
-                              janitor_router], title="gluta product-service",
+                              janitor_router, synonym_router], title="gluta product-service",
                              max_upload_bytes=settings.max_image_bytes + MULTIPART_OVERHEAD)
     app.state.storage = storage
     return app

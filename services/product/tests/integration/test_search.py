@@ -15,7 +15,8 @@ from sqlalchemy import event, select, text
 
 from gluta_contracts import OrderConfirmed, OrderLine
 from gluta_product.catalog.models import Product
-from gluta_product.catalog.search import keyword_condition
+from gluta_product.catalog.search import Contains
+from gluta_product.catalog.service import TextSet
 from gluta_product.stock.service import count_sales
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -45,6 +46,8 @@ async def catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
                                                styles=styles, price=price)
             ids[key] = product["productId"]
         assert (await api.client.delete(f"/products/{ids['linen']}", headers=api.admin)).status_code == 204
+        synonyms = {"items": [{"term": "cardigan", "synonyms": ["가디건"]}]}
+        assert (await api.client.put("/synonyms", json=synonyms, headers=api.admin)).status_code == 200
         for member, key in ((11, "wool"), (12, "wool"), (11, "sweater")):
             assert (await api.client.put(f"/products/{ids[key]}/like", headers=api.member(member))).status_code == 204
         await count_sales(api.service.uow(), OrderConfirmed(order_id=1, member_id=11, pay_amount=1,
@@ -80,7 +83,15 @@ def keys_of(body: dict[str, Any], ids: dict[str, int]) -> list[str]:
     ("hidden", set()),                                   # script content was removed on the way in
     ("셔츠", set()),                                     # the only match is deleted
     ("니트 가디건 아님", set()),
-    ("아우터\n니트", set()),                             # no match across two fields
+    ("아우터\n니트", {"cardigan"}),                      # two words: each may be in another field
+    ("터부", set()),                                     # no match spans two fields (description | content)
+    ("니트가디건", {"cardigan"}),                        # spacing-free
+    ("가디건 울", {"cardigan"}),                         # any order
+    ("ㄴㅌㄱㄷ", {"cardigan"}),                          # 초성 of the name
+    ("니ㅌ", {"cardigan", "sweater"}),                   # mixed 초성: names only (denim has 니트 in its content)
+    ("가디견", {"cardigan"}),                            # one wrong jamo in a 3-syllable word
+    ("cardigan", {"cardigan", "wool"}),                  # a default synonym (cardigan -> 가디건)
+    ("Wool knit", {"wool"}),
 ])
 async def test_keyword_matches_substrings(catalog: Any, keyword: str, expected: set[str]) -> None:
     api, ids, _ = catalog
@@ -180,7 +191,7 @@ async def test_keyword_search_is_served_by_a_text_index(catalog: Any) -> None:
             await session.execute(text("SET enable_seqscan = off"))  # tiny table: ask whether the index CAN serve
         explain = "EXPLAIN QUERY PLAN" if db.dialect == "sqlite" else "EXPLAIN"
         for term, index in expected.items():
-            statement = select(Product.id).where(keyword_condition(db.dialect, term))
+            statement = select(Product.id).where(TextSet(db.dialect, Contains("text", term)).condition())
             compiled = str(statement.compile(dialect=session.bind.dialect, compile_kwargs={"literal_binds": True}))
             assert "LIKE '%" not in compiled.upper() or db.dialect == "postgresql"
             plan = " | ".join(" ".join(str(v) for v in row) for row in
@@ -225,21 +236,20 @@ async def test_totals_past_the_last_page(catalog: Any, keyword: str) -> None:
 @pytest.mark.parametrize("keyword", ["니트 가디건", "cardigan", "knit"])
 async def test_any_gram_to_start_from_gives_the_same_pages(catalog: Any, monkeypatch: pytest.MonkeyPatch,
                                                            keyword: str) -> None:
-    """MariaDB rechecks the products of one gram of a 3+ character keyword (the rarest it counted): any gives
+    """MariaDB rechecks the products of one gram of a 3+ character word (the rarest it counted): any gives
     the same pages and totals."""
     from gluta_product.catalog import service
-    from gluta_product.catalog.search import keyword_grams
 
     api, _, types = catalog
     if api.service.db.dialect != "mysql":
         pytest.skip("MariaDB's gram table only")
     for extra in ({}, {"type": types["아우터"]}, {"style": "캐주얼", "minPrice": 10_000, "sort": "priceAsc"}):
         expected = [await find(api, keyword=keyword, size=1, page=page, **extra) for page in (1, 2, 9)]
-        for gram in keyword_grams(keyword):
-            async def rarest(session: Any, kw: str, gram: str = gram) -> str:
-                return gram
+        for reverse in (False, True):
+            async def counted(session: Any, grams: list[str], reverse: bool = reverse) -> dict[str, int]:
+                return {g: i for i, g in enumerate(sorted(grams, reverse=reverse))}
 
-            monkeypatch.setattr(service, "_rarest_gram", rarest)
+            monkeypatch.setattr(service, "_gram_counts_of", counted)
             assert [await find(api, keyword=keyword, size=1, page=page, **extra) for page in (1, 2, 9)] == expected
             monkeypatch.undo()
 
@@ -266,3 +276,139 @@ async def test_sql_injection_in_keyword_and_style_finds_nothing_and_changes_noth
             assert response.status_code == 200, (params, response.text)
             assert response.json()["total"] == 0, params  # no product holds these strings
     assert await find(api, size=100) == before
+
+
+# --- relevance, autocomplete, did-you-mean, synonyms: one more small catalog on every dialect -----------
+RANKED = [
+    # key, name, description, likes
+    ("exact", "울 니트 가디건", "", 0),
+    ("whole", "니트 가디건", "", 1),
+    ("whole_popular", "가디건 세트", "", 3),
+    ("english", "Wool Cardigan", "", 2),
+    ("joined", "니트가디건", "", 5),          # 가디건 only inside a word
+    ("long", "롱가디건 코트", "", 4),
+    ("described", "겨울 아우터", "가디건 스타일로 입는 아우터", 9),
+    ("typo", "오버핏 가디견", "", 9),         # a seller's typo: one jamo off
+    ("other", "린넨 셔츠", "", 9),
+]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "mysql", "postgres"])
+async def ranked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, start_app: Any,
+                 fresh_database: Any) -> AsyncIterator[tuple[Any, dict[str, int]]]:
+    async with fresh_database(request.param) as url, start_app(tmp_path_factory.mktemp(request.param), url) as api:
+        type_id = await api.create_type("아우터")
+        ids: dict[str, int] = {}
+        for key, name, description, likes in RANKED:
+            ids[key] = (await api.create_product(type_id, name, description=description))["productId"]
+            for member in range(likes):
+                assert (await api.client.put(f"/products/{ids[key]}/like",
+                                             headers=api.member(100 + member))).status_code == 204
+        assert (await api.client.put("/synonyms", json=synonyms_of_fixture(), headers=api.admin)).status_code == 200
+        yield api, ids
+
+
+async def test_relevance_is_name_whole_word_then_partial_then_text_then_typo(ranked: Any) -> None:
+    api, ids = ranked
+    body = await find(api, keyword="가디건")
+    # whole words in the name (a synonym too), most liked first; inside a word; only in the description; typo
+    assert keys_of(body, ids) == ["whole_popular", "english", "whole", "exact", "joined", "long", "described",
+                                  "typo"]
+    assert body["total"] == 8 and body["didYouMean"] is None
+    # the exact name first, whatever the popularity
+    assert keys_of(await find(api, keyword="울니트가디건"), ids)[0] == "exact"
+    # spacing-free exact names ("니트가디건" = "니트 가디건") are equal, more liked first; then all whole words
+    assert keys_of(await find(api, keyword="니트 가디건"), ids)[:3] == ["joined", "whole", "exact"]
+    # paging walks through the tiers without losing or repeating anyone
+    pages = [keys_of(await find(api, keyword="가디건", size=3, page=page), ids) for page in (1, 2, 3, 4)]
+    assert sum(pages, []) == keys_of(body, ids) and pages[3] == []
+    # other sorts still apply to the same matches
+    newest = await find(api, keyword="가디건", sort="newest")
+    assert keys_of(newest, ids) == ["typo", "described", "long", "joined", "english", "whole_popular", "whole",
+                                    "exact"]
+
+
+async def test_relevance_with_filters_and_explicit_sort(ranked: Any) -> None:
+    api, ids = ranked
+    body = await find(api, keyword="가디건", sort="relevance", maxPrice=10_000, size=4)
+    assert keys_of(body, ids) == ["whole_popular", "english", "whole", "exact"] and body["total"] == 8
+    assert (await find(api, sort="relevance"))["total"] == len(RANKED)  # no keyword: nothing to rank by
+
+
+@pytest.mark.parametrize(("prefix", "first"), [
+    ("니트", "니트가디건"), ("니트 가", "니트가디건"), ("울 니", "울 니트 가디건"), ("ㄴㅌㄱ", "니트가디건"),
+    ("WOOL", "Wool Cardigan"), ("가디", "가디건 세트"),
+])
+async def test_autocomplete_prefix_spacing_free_and_choseong(ranked: Any, prefix: str, first: str) -> None:
+    api, _ = ranked
+    response = await api.client.get("/products/autocomplete", params={"prefix": prefix})
+    assert response.status_code == 200
+    items = response.json()["items"]
+    assert items[0]["text"] == first and isinstance(items[0]["productId"], int)
+    assert len(items) <= 10 and len({i["text"] for i in items}) == len(items)
+
+
+async def test_autocomplete_edges(ranked: Any) -> None:
+    api, _ = ranked
+    assert (await api.client.get("/products/autocomplete", params={"prefix": "  "})).json() == {"items": []}
+    assert (await api.client.get("/products/autocomplete", params={"prefix": "zzqx"})).json() == {"items": []}
+    assert (await api.client.get("/products/autocomplete")).json() == {"items": []}
+    assert (await api.client.get("/products/autocomplete", params={"prefix": "x" * 101})).status_code == 422
+
+
+@pytest.mark.parametrize(("keyword", "suggestion"), [
+    ("니투 가디건", "니트 가디건"),   # a 2-syllable word is not corrected by the search, but suggested
+    ("린넨 스웨터", "린넨 셔츠"),      # every word finds something alone: the most popular name with the longest
+    ("zzqx", None),
+])
+async def test_did_you_mean_when_nothing_is_found(ranked: Any, keyword: str, suggestion: str | None) -> None:
+    api, ids = ranked
+    body = await find(api, keyword=keyword)
+    assert body["total"] == 0 and body["items"] == [] and body["didYouMean"] == suggestion
+    if suggestion:
+        assert (await find(api, keyword=suggestion))["total"] > 0
+
+
+async def test_synonyms_are_the_admins_and_apply_at_once(ranked: Any) -> None:
+    api, ids = ranked
+    assert keys_of(await find(api, keyword="cardigan"), ids)[:2] == ["whole_popular", "english"]
+    assert (await find(api, keyword="맨투맨"))["total"] == 0
+    listed = (await api.client.get("/synonyms", headers=api.admin)).json()["items"]
+    assert {"term": "맨투맨", "synonyms": ["스웨트셔츠"]} in listed  # spacing-free, as queries are
+    assert (await api.client.get("/synonyms")).status_code == 401
+    assert (await api.client.get("/synonyms", headers=api.member(1))).status_code == 403
+    for bad in ({"items": [{"term": " ", "synonyms": ["a"]}]}, {"items": [{"term": "a", "synonyms": []}]},
+                {"items": "x"}, {"items": [{"term": "a" * 51, "synonyms": ["b"]}]}):
+        response = await api.client.put("/synonyms", json=bad, headers=api.admin)
+        assert response.status_code == 422 and response.json()["code"] == "VALIDATION_ERROR"
+    assert (await api.client.get("/synonyms", headers=api.admin)).json()["items"] == listed  # nothing lost
+    replaced = {"items": [{"term": "Long Cardigan", "synonyms": ["롱가디건"]}]}
+    assert (await api.client.put("/synonyms", json=replaced, headers=api.admin)).json() == {
+        "items": [{"term": "longcardigan", "synonyms": ["롱가디건"]}]}
+    assert keys_of(await find(api, keyword="long cardigan"), ids) == ["long"]
+    assert (await find(api, keyword="cardigan"))["total"] == 1  # the old entries are gone
+    assert (await api.client.put("/synonyms", json=synonyms_of_fixture(), headers=api.admin)).status_code == 200
+
+
+def synonyms_of_fixture() -> dict[str, Any]:
+    return {"items": [{"term": "cardigan", "synonyms": ["가디건"]}, {"term": "가디건", "synonyms": ["cardigan"]},
+                      {"term": "맨투맨", "synonyms": ["스웨트 셔츠"]}]}
+
+
+async def test_typo_terms_follow_edits_and_deletes(ranked: Any) -> None:
+    api, ids = ranked
+    assert "typo" in keys_of(await find(api, keyword="가디건"), ids)
+    extra = await api.create_product((await api.client.get("/types")).json()[0]["productTypeId"], "스트라이프 머플러")
+    assert keys_of(await find(api, keyword="스트라이퓨"), {"extra": extra["productId"]}) == ["extra"]
+    assert (await api.client.delete(f"/products/{extra['productId']}", headers=api.admin)).status_code == 204
+    body = await find(api, keyword="스트라이퓨")
+    assert body["total"] == 0
+
+
+@pytest.mark.parametrize("keyword", ['" OR "', "*", "NEAR(a b)", "{search_name}: x", "ㅏ", "ㄱㅏ", "😀😀😀", "a\x00b",
+                                     "AND", "-", "^가디건", "ㄱ" * 60, "가디건 " * 30, "''", "%_%", "\\"])
+async def test_odd_keywords_are_answered_not_failed(ranked: Any, keyword: str) -> None:
+    api, _ = ranked
+    response = await api.client.get("/products/search", params={"keyword": keyword})
+    assert response.status_code == 200, response.text
+    assert (await api.client.get("/products/autocomplete", params={"prefix": keyword[:100]})).status_code == 200

@@ -1,13 +1,18 @@
 """How product text is folded for search, and the gram words the word indexes keep."""
 
 from gluta_product.catalog.search import (
-    build_search_grams,
-    build_search_text,
-    grams_of,
+    build_search_fields,
+    glob_of,
     html_text,
+    initials,
     normalize,
     normalize_keyword,
-    token,
+    parse_words,
+    term_keys,
+    tolerates_typo,
+    vocabulary,
+    whole_words,
+    word_of,
 )
 from gluta_product.catalog.service import sanitize_html
 
@@ -20,32 +25,46 @@ def test_html_text_keeps_words_apart_and_unescapes() -> None:
     assert html_text("<p>울</p><p>니트&amp;코튼</p>").split() == ["울", "니트&코튼"]
 
 
-def test_fields_are_separated_so_no_match_spans_two() -> None:
-    text = build_search_text("울 니트", "가디건", "<b>Soft</b>")
-    assert text.split("\n") == ["울 니트", "가디건", "soft"]
-    assert "니트 가디건" not in text
-    assert "soft" in text
+def test_fields_are_spacing_free_and_separated_so_no_match_spans_two() -> None:
+    fields = build_search_fields("울 니트", "가디건", "<b>Soft</b> wool")
+    assert fields.search_text.split("\n") == ["울니트", "가디건", "softwool"]
+    assert fields.search_name == "울니트" and fields.search_initials == "\u110b\u1102\u1110"
+    assert "니트가디건" not in fields.search_text
 
 
-def test_grams_cover_every_one_and_two_character_substring_on_sqlite() -> None:
-    grams = set(build_search_grams(build_search_text("울 니트 가디건", "", ""), "sqlite").split())
-    assert token("니트") in grams and token("니") in grams and token("건") in grams
-    assert token("트 ") not in grams  # a keyword is stripped, so grams with spaces are never asked for
-    assert not any(len(bytes.fromhex(g[1:]).decode()) == 3 for g in grams)
+def test_initials_are_what_a_typed_choseong_becomes() -> None:
+    assert initials("울니트가디건") == normalize("ㅇㄴㅌㄱㄷㄱ")  # NFKC turns typed ㄱ (U+3131) into U+1100
+    assert initials("wool니트") == "wool" + normalize("ㄴㅌ")
 
 
-def test_mariadb_keeps_its_grams_in_a_table() -> None:
-    assert build_search_grams("울 니트 가디건", "mysql") == ""
-    grams = grams_of("울 니트 가디건\nab")
-    assert {"울", "니트", "트", "가디", "디건", "ab"} <= grams
-    assert not any(" " in g or "\n" in g for g in grams)
-    assert "건a" not in grams  # no gram spans two fields
+def test_tokens_cover_grams_of_text_name_and_initials_and_whole_words() -> None:
+    tokens = build_search_fields("울 니트 가디건", "겨울 아우터", "").tokens()
+    assert {"a니트", "a트가", "a울", "n니트", "n트가", "w니트", "w가디건", "w니트가디건", "x울니트가디건"} <= tokens
+    assert "a트겨" not in tokens  # no gram spans two fields
+    assert "n아우" not in tokens and "a아우" in tokens
+    assert not any(len(t) > 3 for t in tokens if t[0] in "anc")
+    assert word_of("a니트").isalnum() and word_of("a니트").isascii()
 
 
-def test_tokens_are_plain_words_long_enough_for_innodb() -> None:
-    for gram in ("a", "니", "😀", "a%"):
-        word = token(gram)
-        assert word.isalnum() and word.isascii() and len(word) >= 3
+def test_whole_words_and_vocabulary() -> None:
+    assert whole_words("T-Shirt 울 니트") >= {"t-shirt", "t", "shirt", "울", "니트", "울니트", "t-shirt울"}
+    assert vocabulary("오버핏 울 가디건 12345") == {"오버핏", "가디건", "오버핏울", "울가디건"}
+
+
+def test_words_synonyms_and_choseong() -> None:
+    words = parse_words(normalize_keyword("t shirt 니ㅌ ㄴㅌ"), {"tshirt": ["티셔츠"]})
+    assert [w.text for w in words] == ["tshirt", "니ᄐ", "ᄂᄐ"]
+    assert words[0].exact == ("tshirt", "티셔츠")
+    assert words[1].initials == "ᄂᄐ" and words[1].pattern == "니ᄐ" and not words[1].exact
+    assert words[2].initials == "ᄂᄐ" and words[2].pattern == ""
+    assert glob_of("니ᄐ") == "*니[타-팋]*"
+
+
+def test_typos_are_tolerated_for_long_words_only() -> None:
+    assert tolerates_typo("가디건") and not tolerates_typo("니트")
+    assert tolerates_typo("cardigan") and not tolerates_typo("shirt")
+    assert term_keys("가디건") & term_keys("가디견")  # one jamo apart: they share a key
+    assert not term_keys("가디건") & term_keys("고데기")
 
 
 def test_keyword_is_normalised_like_the_text() -> None:
@@ -58,3 +77,17 @@ def test_sanitizer_removes_script_and_handlers() -> None:
     cleaned = sanitize_html('<p onclick="x()">hi</p><script>alert(1)</script><a href="javascript:alert(1)">a</a>')
     assert "script" not in cleaned and "onclick" not in cleaned and "javascript" not in cleaned
     assert "<p>hi</p>" in cleaned
+
+
+def test_the_idle_service_loads_neither_hangul_nor_fuzzy_matching(tmp_path) -> None:
+    """hgtk and rapidfuzz (~8 MB resident) load on the first product write or searched word, not at start."""
+    import subprocess
+    import sys
+
+    program = ("import sys; from pathlib import Path; from gluta_kit.testing import make_settings; "
+               "from gluta_product.app import create_app; from gluta_product.settings import ProductSettings; "
+               "create_app(make_settings(ProductSettings, Path(sys.argv[1]))); "
+               "print(sorted(m for m in ('hgtk', 'rapidfuzz') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", program, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

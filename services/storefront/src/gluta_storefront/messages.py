@@ -75,6 +75,7 @@ ORDER_STATUSES = {
 TRANSACTION_TYPES = {"CHARGE": N_("Charge"), "PAYMENT": N_("Payment"), "REFUND": N_("Refund")}
 
 SORTS = {
+    "relevance": N_("Best match"),
     "newest": N_("Newest"),
     "popular": N_("Most popular"),
     "priceAsc": N_("Price: low to high"),

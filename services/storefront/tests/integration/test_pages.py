@@ -81,6 +81,30 @@ async def test_search_filters_sort_and_pages(storefront) -> None:
     assert junk.status_code == 200
 
 
+async def test_search_box_suggests_and_an_empty_search_says_did_you_mean(storefront) -> None:
+    client, shop = storefront.client, storefront.shop
+    for n in range(12):
+        shop.add_product(f"니트 가디건 {n:02d}", 10_000 + n)
+    home = (await client.get("/")).text
+    assert 'role="combobox"' in home and 'aria-controls="header-suggestions"' in home
+    assert 'id="header-suggestions" class="suggestions" role="listbox"' in home
+    found = (await client.get("/search/suggest", params={"prefix": "니트가"})).json()["items"]
+    assert len(found) == 10 and found[0]["text"].startswith("니트 가디건") and isinstance(found[0]["productId"], int)
+    assert (await client.get("/search/suggest", params={"prefix": "  "})).json() == {"items": []}
+    assert (await client.get("/search/suggest", params={"prefix": "x" * 300})).json() == {"items": []}
+    page = await client.get("/search", params={"keyword": "니투"})
+    assert re.search(r'<p class="did-you-mean" data-did-you-mean>혹시 이것을 찾으셨나요: '
+                     r'<a href="/search\?keyword=%EB%8B%88%ED%8A%B8[^"]*">니트 가디건 \d\d</a>\?</p>', page.text)
+    assert shop.searches[-1]["sort"] == "relevance"  # a keyword search asks for the best match first
+    assert '<option value="relevance" selected>정확도순</option>' in page.text
+    assert "did-you-mean" not in (await client.get("/search", params={"keyword": "니트"})).text
+    await client.get("/search")
+    assert shop.searches[-1]["sort"] == "newest"  # without a keyword there is nothing to match best
+    shop.down = True
+    down = await client.get("/search/suggest", params={"prefix": "니"})
+    assert down.status_code == 503 and down.json() == {"items": []}
+
+
 async def test_signup_checks_login_id_live_and_shows_errors_by_their_fields(storefront) -> None:
     client, shop = storefront.client, storefront.shop
     taken = (await client.get("/signup/check-login-id", params={"loginId": "alice"})).json()

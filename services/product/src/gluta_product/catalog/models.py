@@ -22,7 +22,7 @@ class ProductType(Base):
 
 
 class Product(Base):
-    """A product; `search_text` and `search_grams` are derived columns the text indexes serve."""
+    """A product; `search_*` are derived columns the text indexes serve (catalog/search.py)."""
 
     __tablename__ = "product"
 
@@ -41,6 +41,8 @@ class Product(Base):
     units_sold: Mapped[int] = mapped_column(Integer, default=0)
     thumbnail_image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id"), nullable=True)
     search_text: Mapped[str] = mapped_column(long_text(exact=True))
+    search_name: Mapped[str] = mapped_column(exact_string(100), default="")
+    search_initials: Mapped[str] = mapped_column(exact_string(100), default="")
     search_grams: Mapped[str] = mapped_column(long_text())
     created_at: Mapped[datetime] = mapped_column(PreciseDateTime)
     updated_at: Mapped[datetime] = mapped_column(PreciseDateTime)
@@ -83,11 +85,11 @@ class ProductStyle(Base):
 
 
 class ProductGram(Base):
-    """A 1- or 2-character substring of a product's search text (filled on MariaDB only; see catalog/search.py)."""
+    """An index token of a live product: kind letter + gram or word (filled on MariaDB only; catalog/search.py)."""
 
     __tablename__ = "product_gram"
 
-    gram: Mapped[str] = mapped_column(exact_string(2), primary_key=True)
+    gram: Mapped[str] = mapped_column(exact_string(101), primary_key=True)
     # No foreign key: on MariaDB it would add a second index as large as the table.
     product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
@@ -99,3 +101,22 @@ class ProductCounter(Base):
 
     name: Mapped[str] = mapped_column(exact_string(40), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class SearchTerm(Base):
+    """A word of live product names that a query word may be corrected to (typos, did-you-mean)."""
+
+    __tablename__ = "search_term"
+
+    term: Mapped[str] = mapped_column(exact_string(20), primary_key=True)
+    product_count: Mapped[int] = mapped_column(Integer)  # live products whose name has it; 0 rows are kept
+
+
+class SearchTermKey(Base):
+    """A lookup key of a term: its jamo, or its jamo less one letter (words one edit apart share one)."""
+
+    __tablename__ = "search_term_key"
+
+    key: Mapped[str] = mapped_column(exact_string(80), primary_key=True)
+    term: Mapped[str] = mapped_column(exact_string(20), primary_key=True)
+

@@ -14,15 +14,17 @@ from gluta_product.catalog.schemas import (
     ProductTypeRead,
     ProductTypeWrite,
     ProductWrite,
+    SearchPage,
     SortOrder,
     StyleCount,
     StyleProducts,
     StyleRegistered,
     StyleWrite,
+    SuggestionList,
 )
 from gluta_product.deps import ServiceDep
 from gluta_product.idempotency import run_once
-from gluta_product.schemas import MAX_ID, IdempotencyKey, IdPath, Page, PageQuery, SizeQuery
+from gluta_product.schemas import MAX_ID, IdempotencyKey, IdPath, PageQuery, SizeQuery
 
 router = APIRouter(tags=["catalog"])
 
@@ -34,19 +36,28 @@ def viewer_of(principal: Principal | None) -> int | None:
     return principal.member_id if principal is not None and principal.role == "member" else None
 
 
-@router.get("/products/search", response_model=Page[ProductSummary])
+@router.get("/products/search", response_model=SearchPage)
 async def search(service: ServiceDep, principal: OptionalPrincipal,
                  keyword: Annotated[str | None, Query(max_length=200)] = None,
                  type: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                  style: Annotated[str | None, Query(max_length=40)] = None,
                  min_price: Annotated[int | None, Query(alias="minPrice", ge=0, le=10**12)] = None,
                  max_price: Annotated[int | None, Query(alias="maxPrice", ge=0, le=10**12)] = None,
-                 sort: SortOrder = SortOrder.newest, page: PageQuery = 1, size: SizeQuery = 20) -> Page[ProductSummary]:
-    """Search live products by keyword, type, style and price, sorted and paged in the database."""
+                 sort: SortOrder | None = None, page: PageQuery = 1, size: SizeQuery = 20) -> SearchPage:
+    """Search live products by keyword, type, style and price, best match first (or sorted), paged in the
+    database; `didYouMean` when nothing was found."""
     query = catalog.SearchQuery(keyword=keyword, type_id=type, style=style, min_price=min_price,
                                 max_price=max_price, sort=sort, page=page, size=size)
     async with service.db.read_sessions() as session:
         return await catalog.search_products(session, service.db.dialect, query, viewer_of(principal))
+
+
+# Before /products/{product_id}: "autocomplete" is not an id.
+@router.get("/products/autocomplete", response_model=SuggestionList)
+async def suggest(service: ServiceDep, prefix: Annotated[str, Query(max_length=100)] = "") -> SuggestionList:
+    """Suggest up to 10 product names for what a shopper has typed (prefix, spacing-free, 초성)."""
+    async with service.db.read_sessions() as session:
+        return SuggestionList(items=await catalog.autocomplete(session, service.db.dialect, prefix))
 
 
 @router.get("/products/best", response_model=list[ProductSummary])

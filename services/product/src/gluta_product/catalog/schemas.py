@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
 
-from gluta_product.schemas import MAX_ID, CamelModel
+from gluta_product.schemas import MAX_ID, CamelModel, Page
 
 _SPACES = re.compile(r"\s+")
 
@@ -31,6 +31,7 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class SortOrder(StrEnum):
+    relevance = "relevance"
     newest = "newest"
     price_asc = "priceAsc"
     price_desc = "priceDesc"
@@ -117,3 +118,18 @@ class ProductDetail(ProductSummary):
 class StyleProducts(CamelModel):
     style: str
     products: list[ProductSummary]
+
+
+class SearchPage(Page[ProductSummary]):
+    """A page of search results; `didYouMean` is the closest query that finds something when none did."""
+
+    did_you_mean: str | None = None
+
+
+class Suggestion(CamelModel):
+    text: str
+    product_id: int
+
+
+class SuggestionList(CamelModel):
+    items: list[Suggestion]

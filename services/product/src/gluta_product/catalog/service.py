@@ -5,11 +5,22 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +43,8 @@ from gluta_product.catalog.models import (
     ProductImage,
     ProductStyle,
     ProductType,
+    SearchTerm,
+    SearchTermKey,
 )
 from gluta_product.catalog.schemas import (
     ImageRef,
@@ -39,28 +52,52 @@ from gluta_product.catalog.schemas import (
     ProductSummary,
     ProductTypeRead,
     ProductWrite,
+    SearchPage,
     SortOrder,
     StyleCount,
     StyleProducts,
     StyleRegistered,
+    Suggestion,
 )
 from gluta_product.catalog.search import (
+    MAX_KEYWORD,
+    MAX_TERM,
     NARROW_INDEX,
-    build_search_grams,
-    build_search_text,
-    grams_of,
-    keyword_condition,
-    keyword_grams,
-    match_count,
+    And,
+    Conditions,
+    Contains,
+    Minus,
+    Or,
+    Pattern,
+    SearchFields,
+    Word,
+    build_search_fields,
+    choseong_word,
+    compact,
+    compile_sqlite,
+    fts_match,
+    initials,
+    jamo,
+    leaf_grams,
+    leaves,
+    matches,
+    name_set,
+    normalize,
     normalize_keyword,
-    sqlite_matches,
+    parse_words,
+    relevance_levels,
     sqlite_probe,
+    synonym_keys,
+    term_keys,
+    tolerates_typo,
+    vocabulary,
 )
 from gluta_product.image.exceptions import ImageNotFound
 from gluta_product.image.models import Image
 from gluta_product.inquiry.models import Inquiry
 from gluta_product.like.models import ProductLike
-from gluta_product.schemas import Page, image_url
+from gluta_product.schemas import image_url
+from gluta_product.synonym.service import synonyms_for
 
 SUMMARY_COLUMNS = (Product.id, Product.name, Product.description, Product.product_type_id,
                    Product.thumbnail_image_id, Product.unit_price, Product.quantity, Product.like_count,
@@ -94,9 +131,10 @@ class SearchQuery:
     style: str | None = None
     min_price: int | None = None
     max_price: int | None = None
-    sort: SortOrder = SortOrder.newest
+    sort: SortOrder | None = None  # relevance when there is a keyword, else newest
     page: int = 1
     size: int = 20
+    split: bool = False  # the keyword's compound words were split already (see search_products)
 
 
 def sanitize_html(content: str) -> str:
@@ -147,41 +185,107 @@ async def summaries(session: AsyncSession, rows: Sequence[Any], viewer_id: int |
 # (estimated from the share of live products that match: matches spread evenly over the sort order).
 MANY_MATCHES = 1000  # below this many matches, looking them all up is cheap anyway
 WALK_RATIO = 1.0
-PROBE_ROWS = 50  # SQLite, 1-2 characters, no style: a walk this short probes the FTS table row by row
+PROBE_ROWS = 50  # SQLite, a gram-table set, no style: a walk this short probes the FTS table row by row
 MYSQL = {"mysql", "mariadb"}
 WALKERS = {"sqlite", *MYSQL}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TYPOS_PER_WORD = 5
+LITERAL_IDS = 3000  # MariaDB: a set this small is fetched and listed by its ids
 
 
-def _text_conditions(dialect: str, keyword: str, style: str, *, many: bool = False,
-                     gram: str | None = None) -> list[Any]:
-    """Return the keyword and style conditions (on SQLite one list of ids: the FTS matches probe the style index)."""
-    target = (Product.id + 0) if many else Product.id  # see keyword_condition for `many`
+@dataclass(frozen=True)
+class TextSet:
+    """The products a set expression of the text index finds, on one dialect (see catalog/search.py)."""
+
+    dialect: str
+    expression: Any
+    rarest: dict[Contains, str] = field(default_factory=dict, compare=False)  # MariaDB: gram per 3+ leaf
+    literal_ids: tuple[int, ...] | None = None  # MariaDB: the set, fetched already (see `_ids`)
+
+    def ids(self) -> Any:
+        """Return a select of the matching ids (SQLite: the compound select over the FTS5 tables)."""
+        sql, params = compile_sqlite(self.expression)
+        return text(sql).bindparams(**params).columns(column("rowid"))
+
+    def condition(self, *, many: bool = False) -> ColumnElement[bool]:
+        """Return the WHERE condition; with `many` the id is wrapped (`id + 0`) so a sort index is walked."""
+        target = (Product.id + 0) if many else Product.id
+        if self.literal_ids is not None:
+            return target.in_(self.literal_ids)
+        if self.dialect == "sqlite":
+            return target.in_(self.ids())
+        return Conditions(self.dialect, target, self.rarest).of(self.expression)
+
+    def index_count(self) -> Any | None:
+        """Return a statement counting the set from the text index alone (no product row read), if it can.
+
+        The text indexes hold live products only (SQLite's FTS5 tables through their triggers, MariaDB's
+        token rows are removed with the product), so with no other filter the count is the posting lists'.
+        """
+        if self.dialect == "sqlite":
+            sql, params = compile_sqlite(self.expression)
+            return text(f"SELECT count(*) FROM ({sql})").bindparams(**params).columns(column("n"))
+        grams = self.mysql_grams()
+        if grams is not None:
+            if len(grams) == 1:
+                return select(func.count()).select_from(ProductGram).where(ProductGram.gram == grams[0])
+            return select(func.count(ProductGram.product_id.distinct())).where(ProductGram.gram.in_(grams))
+        return None
+
+    def mysql_grams(self) -> list[str] | None:
+        """Return the MariaDB tokens whose products are exactly this set (one token, or a union of them)."""
+        if self.dialect not in MYSQL:
+            return None
+        parts = self.expression.parts if isinstance(self.expression, Or) else (self.expression,)
+        grams = [Conditions.gram_of(p) for p in parts]
+        return None if not grams or any(g is None for g in grams) else [g for g in grams if g]
+
+    @property
+    def rechecks_rows(self) -> bool:
+        """Return whether MariaDB reads each candidate's own row (a 3+ character word's INSTR, a 초성 pattern,
+        outside a subquery: see `Conditions.of`)."""
+        return _outer_rechecks(self.expression)
+
+
+def _outer_rechecks(expression: Any) -> bool:
+    if isinstance(expression, Pattern) or (isinstance(expression, Contains) and len(expression.value) > 2):
+        return True
+    if isinstance(expression, And):
+        return any(_outer_rechecks(p) for p in expression.parts)
+    if isinstance(expression, Minus):
+        return _outer_rechecks(expression.keep) or _outer_rechecks(expression.drop)
+    return False
+
+
+def _text_conditions(dialect: str, matched: TextSet | None, style: str, *, many: bool = False) -> list[Any]:
+    """Return the text and style conditions (on SQLite one list of ids: the FTS matches probe the style index)."""
+    target = (Product.id + 0) if many else Product.id  # see TextSet.condition for `many`
     styled = select(ProductStyle.product_id).where(ProductStyle.style == style)
-    if style and keyword and dialect == "sqlite":
-        return [target.in_(styled.where(ProductStyle.product_id.in_(sqlite_matches(keyword))))]
+    if style and matched is not None and dialect == "sqlite":
+        return [target.in_(styled.where(ProductStyle.product_id.in_(matched.ids())))]
     conditions = [target.in_(styled)] if style else []
-    if keyword:
-        conditions.append(keyword_condition(dialect, keyword, many=many, gram=gram))
+    if matched is not None:
+        conditions.append(matched.condition(many=many))
     return conditions
 
 
-def _narrow(statement: Select[Any], dialect: str, keyword: str, style: str,
+def _narrow(statement: Select[Any], dialect: str, matched: TextSet | None, style: str,
             sort: SortOrder | None = None, *, filtered: bool = False) -> Select[Any]:
     """Check a list of matching ids against the filters (and sort them) in the narrow `ix_product_search_cover`.
 
     Named in the statement, so the plan does not hang on statistics: SQLite picks the rowid without ANALYZE
     data, MariaDB's optimizer reads the wide clustered rows. Only when the statement has an `id IN (list)`
     (a keyword or a style, not walking). On MariaDB not for the name sort (`sort_name` is not in its index),
-    and for 3+ character keywords (their INSTR recheck reads the wide row anyway) only when `filtered` (a type
-    or price filter): then the filter is checked in the narrow index first (index condition pushdown) and
-    only its survivors pay the wide row's lookup.
+    and for sets that recheck rows (3+ character words: INSTR reads the wide row anyway) only when `filtered`
+    (a type or price filter): then the filter is checked in the narrow index first (index condition
+    pushdown) and only its survivors pay the wide row's lookup.
     """
-    if not (keyword or style):
+    if matched is None and not style:
         return statement
     if dialect == "sqlite":
         return statement.with_hint(Product, f"INDEXED BY {NARROW_INDEX}", "sqlite")
-    if dialect not in MYSQL or (len(keyword) > 2 and not filtered) or sort is SortOrder.name:
+    rechecks = matched is not None and matched.rechecks_rows
+    if dialect not in MYSQL or (rechecks and not filtered) or sort is SortOrder.name:
         return statement
     hint = f"FORCE INDEX ({NARROW_INDEX})"
     return statement.with_hint(Product, hint, "mysql").with_hint(Product, hint, "mariadb")
@@ -199,11 +303,13 @@ async def _walk(session: AsyncSession, dialect: str, total: int, rows_needed: in
 
 
 async def search_products(session: AsyncSession, dialect: str, query: SearchQuery,
-                          viewer_id: int | None) -> Page[ProductSummary]:
-    """Find live products by keyword (substring of name, description or content) and filters, one page.
+                          viewer_id: int | None) -> SearchPage:
+    """Find live products by keyword and filters, one page, best match first unless another sort is asked.
 
-    The total comes from the text index alone when only a keyword is given; the page query selects ids
-    only (no row is sorted with its text), then the page's 20 summaries are read by id.
+    Every word of the keyword must match (any order, spacing-free), as itself, a synonym, its 초성 or with
+    one typo (see `plan_words`); `relevance` pages through the nested levels of `relevance_levels` in turn,
+    most popular first within each. The total comes from the text index alone when only a keyword is given;
+    the page query selects ids only, then the page's summaries are read by id.
     """
     filters: list[Any] = [Product.deleted_at.is_(None)]
     keyword = normalize_keyword(query.keyword)
@@ -215,48 +321,148 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
     if query.max_price is not None:
         filters.append(Product.unit_price <= query.max_price)
     offset = (query.page - 1) * query.size
-    order = ORDERS[query.sort]
-    ids: list[int] = []
-    if dialect in MYSQL and keyword and (len(keyword) > 2 or style or len(filters) > 1):
-        ids, total = await _mysql_page(session, dialect, keyword, style, filters, query, offset)
+    sort = query.sort or (SortOrder.relevance if keyword else SortOrder.newest)
+    words = await plan_words(session, keyword) if keyword else []
+    if keyword and sort is SortOrder.relevance:
+        levels = [await _text_set(session, dialect, level)
+                  for level in relevance_levels(words, keyword.replace(" ", ""))]
+        ids, total = await _relevance_page(session, dialect, levels, style, filters, offset, query.size)
     else:
-        total = await _count(session, dialect, keyword, style, filters)
-    if offset < total and not ids:
-        walk = await _walk(session, dialect, total, offset + query.size) if keyword or style else None
-        if walk is not None and walk <= PROBE_ROWS and dialect == "sqlite" and len(keyword) <= 2 and not style:
-            conditions = [sqlite_probe(keyword)] if keyword else []
-        else:
-            conditions = _text_conditions(dialect, keyword, style, many=walk is not None)
-        paging = select(Product.id).where(*filters, *conditions)
-        if walk is None:
-            paging = _narrow(paging, dialect, keyword, style, query.sort, filtered=len(filters) > 1)
-        ids = list((await session.scalars(paging.order_by(*order).limit(query.size).offset(offset))).all())
+        if sort is SortOrder.relevance:
+            sort = SortOrder.newest  # nothing to be relevant to
+        matched = await _text_set(session, dialect, matches(words)) if keyword else None
+        ids, total = await _sorted_page(session, dialect, matched, style, filters, sort, offset, query.size)
+    if keyword and total == 0 and not query.split:
+        # A spacing-free word that finds nothing may be a compound: split it in two where its first or last
+        # part is a word of product names ("와이드팬츠" → "와이드 팬츠", in "와이드 데님 팬츠"), once.
+        split = await _decompound(session, dialect, words)
+        if split != keyword:
+            return await search_products(session, dialect, replace(query, keyword=split, split=True), viewer_id)
     items: list[ProductSummary] = []
     if ids:
         by_id = {row.id: row for row in (await session.execute(summary_select().where(Product.id.in_(ids))))}
         items = await summaries(session, [by_id[i] for i in ids if i in by_id], viewer_id)
-    return Page(items=items, page=query.page, size=query.size, total=total)
+    suggestion = await did_you_mean(session, dialect, words) if keyword and total == 0 else None
+    return SearchPage(items=items, page=query.page, size=query.size, total=total, did_you_mean=suggestion)
 
 
-async def _mysql_page(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any],
-                      query: SearchQuery, offset: int) -> tuple[list[int], int]:
-    """Return a MariaDB keyword search's page of ids and its total from one statement.
+async def _text_set(session: AsyncSession, dialect: str, expression: Any) -> TextSet:
+    """Return the set of an expression; on MariaDB with the rarest gram of each 3+ character leaf chosen."""
+    rarest: dict[Contains, str] = {}
+    if dialect in MYSQL:
+        long_leaves = [leaf for leaf in leaves(expression) if isinstance(leaf, Contains) and len(leaf.value) > 2]
+        if long_leaves:
+            counts = await _gram_counts_of(session, sorted({g for leaf in long_leaves for g in leaf_grams(leaf)}))
+            rarest = {leaf: min(leaf_grams(leaf), key=lambda g: (counts.get(g, 0), g)) for leaf in long_leaves}
+    return TextSet(dialect, expression, rarest)
 
-    Only when the total cannot come from the gram index alone (3+ characters: INSTR recheck; or a style,
-    type or price filter): then counting reads every candidate (its wide row for INSTR, or its entry in the
-    narrow index for the filters), and so would listing it or walking a sort index after it. Here the page
-    carries the count (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of two; the sort of
-    the matches costs little beside it. A page past the end has no row to carry the count; then it is
-    counted on its own.
+
+async def _sorted_page(session: AsyncSession, dialect: str, matched: TextSet | None, style: str,
+                       filters: list[Any], sort: SortOrder, offset: int, size: int) -> tuple[list[int], int]:
+    """Return one page of ids of a set in a sort order, and the set's total."""
+    if matched is not None and (style or len(filters) > 1 or (dialect in MYSQL and matched.index_count() is None)):
+        if dialect in WALKERS:
+            return await _counted_page(session, dialect, matched, style, filters, sort, offset, size)
+    total = await _count(session, dialect, matched, style, filters)
+    ids = await _ids(session, dialect, matched, style, filters, sort, offset, size, total) if offset < total else []
+    return ids, total
+
+
+async def _ids(session: AsyncSession, dialect: str, matched: TextSet | None, style: str, filters: list[Any],
+               sort: SortOrder, offset: int, size: int, total: int) -> list[int]:
+    """Return a page of ids of a set of `total` products: listed and sorted, or walked along the sort index."""
+    walk = await _walk(session, dialect, total, offset + size) if matched is not None or style else None
+    if walk is None and matched is not None and matched.literal_ids is None and 0 < total <= LITERAL_IDS \
+            and dialect in MYSQL:
+        # a few matches: their ids as a literal list, looked up in the narrow index (MariaDB's optimizer scans
+        # the narrow index whole for a semi-join over several tokens)
+        found_ids = Conditions(dialect, None, matched.rarest).mysql_ids(matched.expression).subquery("ids")
+        found = list((await session.scalars(select(found_ids.c[0]))).all())
+        matched = TextSet(dialect, None, literal_ids=tuple(found)) if found else None
+        if matched is None:
+            return []
+    probe = sqlite_probe(matched.expression) if matched is not None and dialect == "sqlite" else None
+    if walk is not None and walk <= PROBE_ROWS and probe is not None and not style:
+        conditions = [probe]
+    else:
+        conditions = _text_conditions(dialect, matched, style, many=walk is not None)
+    paging = select(Product.id).where(*filters, *conditions)
+    if walk is None:
+        paging = _narrow(paging, dialect, matched, style, sort, filtered=len(filters) > 1)
+    return list((await session.scalars(paging.order_by(*ORDERS[sort]).limit(size).offset(offset))).all())
+
+
+async def _relevance_page(session: AsyncSession, dialect: str, levels: list[TextSet], style: str,
+                          filters: list[Any], offset: int, size: int) -> tuple[list[int], int]:
+    """Return a page of the relevance order and the total: the levels' tiers in turn, most popular first.
+
+    Level k holds level k-1 (see `relevance_levels`), so tier k is level k less level k-1. Only the total
+    (the last level) is always counted; a tier is counted when that is cheap (one FTS5 MATCH, one MariaDB
+    token) or when the page may start past it; a tier the page reaches is read until the page is full, and
+    one that ran out tells its size by that.
     """
-    gram = await _rarest_gram(session, keyword) if len(keyword) > 2 else None
+    total = await _count(session, dialect, levels[-1], style, filters)
+    cheap = [await _cheap_count(session, level, style, filters) for level in levels[:-1]] + [total]
+    ids: list[int] = []
+    before = 0  # results in the tiers before this one
+    for k, level in enumerate(levels):
+        if len(ids) >= size or before >= total:
+            break
+        tier = level if k == 0 else TextSet(dialect, Minus(level.expression, levels[k - 1].expression),
+                                            {**level.rarest, **levels[k - 1].rarest})
+        local = offset + len(ids) - before  # where the page goes on, within this tier
+        known = cheap[k] is not None and (k == 0 or cheap[k - 1] is not None)
+        tier_size: int | None = cheap[k] - (cheap[k - 1] if k else 0) if known else None  # type: ignore[operator]
+        if tier_size is None and dialect in MYSQL and not style and len(filters) == 1:
+            # fetch a few ids of the tier: when that is all of it, list them (see `_ids`), else count it
+            some = list((await session.scalars(select(Conditions(dialect, None, tier.rarest).mysql_ids(
+                tier.expression).subquery("ids").c[0]).limit(LITERAL_IDS + 1))).all())
+            if len(some) <= LITERAL_IDS:
+                tier, tier_size = TextSet(dialect, None, literal_ids=tuple(some)), len(some)
+        if tier_size is None and (local > 0 or dialect in MYSQL):
+            tier_size = await _count(session, dialect, tier, style, filters)
+        if tier_size is not None and local >= tier_size:
+            before += tier_size
+            continue
+        wanted = size - len(ids)
+        found = await _ids(session, dialect, tier, style, filters, SortOrder.popular, local, wanted,
+                           tier_size if tier_size is not None else 0)
+        ids += found
+        if len(found) < wanted:  # the tier ran out
+            before += local + len(found)
+    return ids, total
+
+
+async def _cheap_count(session: AsyncSession, matched: TextSet, style: str, filters: list[Any]) -> int | None:
+    """Return the set's size when the text index alone tells it in one lookup (no filters), else None."""
+    if style or len(filters) > 1:
+        return None
+    if matched.dialect == "sqlite" and fts_match(matched.expression) is None:
+        return None
+    if matched.dialect not in {"sqlite", *MYSQL}:
+        return None
+    statement = matched.index_count()
+    return int(await session.scalar(statement) or 0) if statement is not None else None
+
+
+async def _counted_page(session: AsyncSession, dialect: str, matched: TextSet, style: str, filters: list[Any],
+                        sort: SortOrder, offset: int, size: int) -> tuple[list[int], int]:
+    """Return a search's page of ids and its total from one statement (SQLite, MariaDB).
+
+    When the total cannot come from the text index alone (a style, type or price filter; on MariaDB also a
+    3+ character word's INSTR recheck or several words), counting reads every candidate (its entry in the
+    narrow index for the filters, or its wide row for INSTR), and so would listing it or walking a sort index
+    after it; on SQLite the compound select of matches would be built twice. Here the page carries the count
+    (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of two; the sort of the matches costs
+    little beside it. A page past the end has no row to carry the count; then it is counted on its own.
+    """
     statement = select(Product.id, func.count().over().label("total")).where(
-        *filters, *_text_conditions(dialect, keyword, style, gram=gram))
-    statement = _narrow(statement, dialect, keyword, style, query.sort, filtered=len(filters) > 1)
-    rows = (await session.execute(statement.order_by(*ORDERS[query.sort]).limit(query.size).offset(offset))).all()
+        *filters, *_text_conditions(dialect, matched, style))
+    statement = _narrow(statement, dialect, matched, style, sort, filtered=len(filters) > 1)
+    rows = (await session.execute(statement.order_by(*ORDERS[sort]).limit(size).offset(offset))).all()
     if rows:
         return [row.id for row in rows], int(rows[0].total)
-    return [], (await _count(session, dialect, keyword, style, filters, gram) if offset else 0)
+    return [], (await _count(session, dialect, matched, style, filters) if offset else 0)
 
 
 GRAM_COUNT_SECONDS = 600.0  # how long a gram's product count is trusted (it only picks the gram to start from)
@@ -264,13 +470,13 @@ GRAM_COUNT_ENTRIES = 10_000
 _gram_counts: dict[str, tuple[float, int]] = {}  # per process: gram -> (when counted, live products having it)
 
 
-async def _rarest_gram(session: AsyncSession, keyword: str) -> str:
-    """Return the gram of a 3+ character keyword (MariaDB) that the fewest live products have.
+async def _gram_counts_of(session: AsyncSession, grams: list[str]) -> dict[str, int]:
+    """Return how many live products have each MariaDB token (to start a 3+ character word from its rarest).
 
-    Counted once per gram and process (an index range count: 1-3 ms for the commonest bigrams), then
-    kept for GRAM_COUNT_SECONDS; a stale count only costs speed, never a result (see `mysql_condition`).
+    Counted once per gram and process (an index range count: 1-3 ms for the commonest bigrams), then kept
+    for GRAM_COUNT_SECONDS; a stale count only costs speed, never a result: any bigram of a word gives the
+    same rows (a text containing the word has every one of them, and INSTR is exact).
     """
-    grams = keyword_grams(keyword)
     now = time.monotonic()
     missing = [g for g in grams if (seen := _gram_counts.get(g)) is None or now - seen[0] > GRAM_COUNT_SECONDS]
     if missing:
@@ -279,7 +485,7 @@ async def _rarest_gram(session: AsyncSession, keyword: str) -> str:
         if len(_gram_counts) + len(missing) > GRAM_COUNT_ENTRIES:
             _gram_counts.clear()
         _gram_counts.update((g, (now, int(counted.get(g, 0)))) for g in missing)
-    return min(grams, key=lambda g: (_gram_counts[g][1] if g in _gram_counts else 0, g))
+    return {g: _gram_counts[g][1] if g in _gram_counts else 0 for g in grams}
 
 
 LIVE = "live"  # product_counter: live products
@@ -295,20 +501,160 @@ async def _live(session: AsyncSession) -> int:
     return int(await session.scalar(select(ProductCounter.value).where(ProductCounter.name == LIVE)) or 0)
 
 
-async def _count(session: AsyncSession, dialect: str, keyword: str, style: str, filters: list[Any],
-                 gram: str | None = None) -> int:
+async def _count(session: AsyncSession, dialect: str, matched: TextSet | None, style: str,
+                 filters: list[Any]) -> int:
     """Return the exact number of live products matching (from the counter or the text index when it can)."""
-    if not keyword and not style and len(filters) == 1:
+    if matched is None and not style and len(filters) == 1:
         return await _live(session)
-    counting_statement = match_count(dialect, keyword) if keyword and not style and len(filters) == 1 else None
+    counting_statement = matched.index_count() if matched is not None and not style and len(filters) == 1 else None
     if counting_statement is not None:
         return int(await session.scalar(counting_statement) or 0)
-    counting = filters + _text_conditions(dialect, keyword, style, gram=gram)
-    if dialect == "sqlite" and not keyword and not style:
+    counting = filters + _text_conditions(dialect, matched, style)
+    if dialect == "sqlite" and matched is None and not style:
         # An always-true range on an indexed column lets SQLite count through a (partial) index.
         counting.append(Product.created_at > EPOCH)
     return int(await session.scalar(_narrow(select(func.count()).select_from(Product).where(*counting),
-                                            dialect, keyword, style, filtered=len(filters) > 1)) or 0)
+                                            dialect, matched, style, filtered=len(filters) > 1)) or 0)
+
+
+# --- query words: synonyms, typos, did-you-mean, autocomplete --------------------------------------
+async def plan_words(session: AsyncSession, keyword: str) -> list[Word]:
+    """Return the words of a keyword with their synonyms and, for 3+ syllable words, their one-typo terms."""
+    synonyms = await synonyms_for(session, synonym_keys(keyword))
+    words = parse_words(keyword, synonyms)
+    fuzzy = [w for w in words if w.exact and tolerates_typo(w.text)]
+    if not fuzzy:
+        return words
+    near = await _near_terms(session, [w.text for w in fuzzy])
+    return [replace(w, typos=tuple(t for t in near.get(w.text, []) if t not in w.exact)[:TYPOS_PER_WORD])
+            if w in fuzzy else w for w in words]
+
+
+async def _decompound(session: AsyncSession, dialect: str, words: list[Word]) -> str:
+    """Return the keyword with each compound word that finds nothing split in two (see `plan_words`)."""
+    out: list[str] = []
+    for word in words:
+        if len(word.text) < 3 or not word.exact or len(word.exact) > 1 or choseong_word(word.text):
+            out.append(word.text)
+            continue
+        found = await _count(session, dialect, await _text_set(session, dialect, Contains("text", word.text)), "",
+                             [Product.deleted_at.is_(None)])
+        parts = [(word.text[:i], word.text[i:]) for i in range(1, len(word.text))] if not found else []
+        known = set((await session.scalars(select(SearchTerm.term).where(
+            SearchTerm.term.in_({p for pair in parts for p in pair}), SearchTerm.product_count > 0))).all()) \
+            if parts else set()
+
+        def score(pair: tuple[str, str], known: set[str] = known) -> tuple[int, int]:
+            return (pair[0] in known) + (pair[1] in known), max((len(x) for x in pair if x in known), default=0)
+
+        best = max(parts, key=score, default=None) if known else None
+        out.extend(best if best and (best[0] in known or best[1] in known) else [word.text])
+    return " ".join(out)
+
+
+async def _near_terms(session: AsyncSession, words: list[str]) -> dict[str, list[str]]:
+    """Return, per word, the live vocabulary terms one jamo edit away (itself excluded), most used first."""
+    from rapidfuzz.distance import Levenshtein  # only once a long word is searched (idle memory)
+
+    keys = {word: term_keys(word) for word in words if len(word) <= MAX_TERM}
+    wanted = sorted(set().union(*keys.values())) if keys else []
+    if not wanted:
+        return {}
+    rows = (await session.execute(
+        select(SearchTermKey.key, SearchTerm.term, SearchTerm.product_count)
+        .join(SearchTerm, SearchTerm.term == SearchTermKey.term)
+        .where(SearchTermKey.key.in_(wanted), SearchTerm.product_count > 0))).all()
+    found: dict[str, list[str]] = {}
+    for word, word_keys in keys.items():
+        letters = jamo(word)
+        candidates = {(row.term, row.product_count) for row in rows if row.key in word_keys and row.term != word}
+        near = [(count, term) for term, count in candidates
+                if Levenshtein.distance(letters, jamo(term), score_cutoff=1) <= 1]
+        found[word] = [term for _, term in sorted(near, key=lambda c: (-c[0], c[1]))]
+    return found
+
+
+async def did_you_mean(session: AsyncSession, dialect: str, words: list[Word]) -> str | None:
+    """Return the closest query that finds something, when a query found nothing (None if none is near).
+
+    Each word that finds nothing on its own is replaced by the most used name word one jamo edit away (any
+    length: "니투" → "니트"); if that finds products, it is the suggestion. Otherwise the most popular
+    product name that has the longest word that does find something.
+    """
+    alone = {w.text: await _count(session, dialect, await _text_set(session, dialect, matches([w])), "",
+                                  [Product.deleted_at.is_(None)]) for w in words}
+    lost = [w.text for w in words if not alone[w.text] and not choseong_word(w.text)]
+    near = await _near_terms(session, lost) if lost else {}
+    corrected = [near[w.text][0] if near.get(w.text) else w.text for w in words]
+    if [w.text for w in words] != corrected:
+        fixed = await plan_words(session, " ".join(corrected))
+        if await _count(session, dialect, await _text_set(session, dialect, matches(fixed)), "",
+                        [Product.deleted_at.is_(None)]):
+            return " ".join(corrected)
+    found = sorted((w for w in words if alone[w.text]), key=lambda w: -len(w.text))
+    if not found:
+        return None
+    matched = await _text_set(session, dialect, matches([found[0]]))
+    ids = await _ids(session, dialect, matched, "", [Product.deleted_at.is_(None)], SortOrder.popular, 0, 1,
+                     alone[found[0].text])
+    return await session.scalar(select(Product.name).where(Product.id == ids[0])) if ids else None
+
+
+AUTOCOMPLETE_CANDIDATES = 50
+
+
+async def autocomplete(session: AsyncSession, dialect: str, prefix: str, limit: int = 10) -> list[Suggestion]:
+    """Return up to `limit` product names for what a shopper has typed so far: names that start with it
+    first, then names with a word that starts with it, then names containing it; most popular first within.
+
+    Spacing-free ("니트가" finds "울 니트 가디건") and 초성 ("ㄴㅌㄱ") alike. The candidates are the
+    AUTOCOMPLETE_CANDIDATES most popular names containing the prefix (one indexed set, walked or listed like
+    a search page); the order above is made among those.
+    """
+    typed = compact(prefix)[:MAX_KEYWORD]
+    if not typed:
+        return []
+    word = parse_words(typed, {})[0]
+    matched = await _text_set(session, dialect, name_set(word))
+    live = [Product.deleted_at.is_(None)]
+    total = await _count(session, dialect, matched, "", live)
+    if not total:
+        return []
+    ids = await _ids(session, dialect, matched, "", live, SortOrder.popular, 0, AUTOCOMPLETE_CANDIDATES, total)
+    rows = {row.id: row for row in await session.execute(
+        select(Product.id, Product.name, Product.search_name, Product.search_initials).where(Product.id.in_(ids)))}
+    looked_for = word.initials if word.initials else typed
+    seen: set[str] = set()
+    ranked: list[tuple[int, int, Any]] = []
+    for position, product_id in enumerate(ids):
+        row = rows.get(product_id)
+        if row is None or row.name in seen:
+            continue
+        seen.add(row.name)
+        name = row.search_initials if word.initials else row.search_name
+        starts = [compact(w) for w in normalize(row.name).split(" ")]
+        starts = [initials(s) for s in starts] if word.initials else starts
+        suffixes = ["".join(starts[i:]) for i in range(len(starts))]
+        rank = 0 if name.startswith(looked_for) else 1 if any(s.startswith(looked_for) for s in suffixes) else 2
+        ranked.append((rank, position, row))
+    return [Suggestion(text=row.name, product_id=row.id) for _, _, row in sorted(ranked, key=lambda r: r[:2])[:limit]]
+
+
+# --- vocabulary, kept in the product's transaction ------------------------------------------------
+async def index_terms(session: AsyncSession, dialect: str, old_name: str | None, new_name: str | None) -> None:
+    """Keep `search_term` counts in step with a live product's name (None: no live product before / after)."""
+    old = vocabulary(old_name) if old_name is not None else set()
+    new = vocabulary(new_name) if new_name is not None else set()
+    if added := sorted(new - old):
+        await session.execute(insert_ignore(SearchTerm.__table__, dialect,
+                                            [{"term": t, "product_count": 0} for t in added]))
+        await session.execute(insert_ignore(SearchTermKey.__table__, dialect,
+                                            [{"key": k, "term": t} for t in added for k in sorted(term_keys(t))]))
+        await session.execute(update(SearchTerm).where(SearchTerm.term.in_(added))
+                              .values(product_count=SearchTerm.product_count + 1))
+    if gone := sorted(old - new):
+        await session.execute(update(SearchTerm).where(SearchTerm.term.in_(gone))
+                              .values(product_count=SearchTerm.product_count - 1))
 
 
 async def best_products(session: AsyncSession, size: int, viewer_id: int | None) -> list[ProductSummary]:
@@ -348,22 +694,27 @@ async def _check_refs(session: AsyncSession, data: ProductWrite) -> int | None:
     return thumbnail
 
 
-async def index_grams(session: AsyncSession, dialect: str, product_id: int, old_text: str | None,
-                      new_text: str) -> None:
-    """Keep MariaDB's gram table in step with a live product's text ('' when it is deleted; others use triggers)."""
+async def index_tokens(session: AsyncSession, dialect: str, product_id: int, old: SearchFields | None,
+                       new: SearchFields | None) -> None:
+    """Keep MariaDB's token table in step with a live product's text (None: not live; others use triggers)."""
     if dialect not in MYSQL:
         return
-    old = grams_of(old_text) if old_text else set()
-    new = grams_of(new_text)
-    if gone := sorted(old - new):
+    before = old.tokens() if old else set()
+    after = new.tokens() if new else set()
+    if gone := sorted(before - after):
         await session.execute(delete(ProductGram).where(ProductGram.product_id == product_id,
                                                         ProductGram.gram.in_(gone)))
-    if added := sorted(new - old):
+    if added := sorted(after - before):
         await session.execute(insert(ProductGram), [{"gram": g, "product_id": product_id} for g in added])
 
 
-def _apply(product: Product, data: ProductWrite, dialect: str, thumbnail: int | None) -> None:
-    """Copy an administrator's write onto a product (locked by the caller when it exists)."""
+def fields_of(product: Product) -> SearchFields:
+    """Return the search fields of a product row as they were computed when it was written."""
+    return build_search_fields(product.name, product.description, product.content)
+
+
+def _apply(product: Product, data: ProductWrite, dialect: str, thumbnail: int | None) -> SearchFields:
+    """Copy an administrator's write onto a product (locked by the caller when it exists); return its search fields."""
     content = sanitize_html(data.content)
     # the administrator sets the quantity absolutely: what was received moves by the difference, in the same
     # transaction, on the row the caller holds locked (so a reservation cannot slip in between)
@@ -376,8 +727,12 @@ def _apply(product: Product, data: ProductWrite, dialect: str, thumbnail: int | 
     product.unit_price = data.unit_price
     product.quantity = data.quantity
     product.thumbnail_image_id = thumbnail
-    product.search_text = build_search_text(data.name, data.description, content)
-    product.search_grams = build_search_grams(product.search_text, dialect)
+    fields = build_search_fields(data.name, data.description, content)
+    product.search_text = fields.search_text
+    product.search_name = fields.search_name
+    product.search_initials = fields.search_initials
+    product.search_grams = fields.gram_words(dialect)
+    return fields
 
 
 async def _write_children(session: AsyncSession, product_id: int, data: ProductWrite) -> None:
@@ -419,10 +774,11 @@ async def create_product(uow: UnitOfWork, data: ProductWrite) -> ProductDetail:
     thumbnail = await _check_refs(session, data)
     now = utcnow()
     product = Product(like_count=0, units_sold=0, quantity=0, received=0, created_at=now, updated_at=now)
-    _apply(product, data, uow.db.dialect, thumbnail)
+    fields = _apply(product, data, uow.db.dialect, thumbnail)
     session.add(product)
     await session.flush()
-    await index_grams(session, uow.db.dialect, product.id, None, product.search_text)
+    await index_tokens(session, uow.db.dialect, product.id, None, fields)
+    await index_terms(session, uow.db.dialect, None, product.name)
     await count_live(session, +1)
     await _write_children(session, product.id, data)
     uow.outbox.add(product_changed(product))
@@ -439,9 +795,10 @@ async def update_product(uow: UnitOfWork, product_id: int, data: ProductWrite) -
             raise ProductNotFound()
         thumbnail = await _check_refs(session, data)
         before = await _image_ids_of(session, product)
-        old_text = product.search_text
-        _apply(product, data, uow.db.dialect, thumbnail)
-        await index_grams(session, uow.db.dialect, product.id, old_text, product.search_text)
+        old_fields, old_name = fields_of(product), product.name
+        fields = _apply(product, data, uow.db.dialect, thumbnail)
+        await index_tokens(session, uow.db.dialect, product.id, old_fields, fields)
+        await index_terms(session, uow.db.dialect, old_name, product.name)
         product.updated_at = utcnow()
         await _write_children(session, product.id, data)
         after = await _image_ids_of(session, product)
@@ -463,7 +820,8 @@ async def delete_product(uow: UnitOfWork, product_id: int) -> None:
             raise ProductNotFound()
         product = await session.get(Product, product_id, populate_existing=True)
         assert product is not None
-        await index_grams(session, uow.db.dialect, product.id, product.search_text, "")  # live products only
+        await index_tokens(session, uow.db.dialect, product.id, fields_of(product), None)  # live products only
+        await index_terms(session, uow.db.dialect, product.name, None)
         await count_live(session, -1)
         await release_images(session, await _image_ids_of(session, product), now)
         uow.outbox.add(product_changed(product))

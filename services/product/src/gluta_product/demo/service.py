@@ -16,6 +16,8 @@ from gluta_product.catalog.service import create_product, create_type
 from gluta_product.demo.drawing import PATTERNS, draw_banner, draw_product
 from gluta_product.image.service import ImageLimits, check_image, store_image
 from gluta_product.image.storage import ImageStorage
+from gluta_product.synonym.schemas import SynonymEntry, SynonymList
+from gluta_product.synonym.service import list_synonyms, replace_synonyms
 
 log = get_logger("gluta.product.demo")
 
@@ -68,6 +70,19 @@ CATALOG: list[tuple[str, list[tuple[str, str, str]]]] = [
 ]
 
 LOW_STOCK = {3: 0, 11: 1, 19: 0, 27: 1, 35: 0}
+
+# A query word also finds its synonyms (one way). Admins edit the list (admin page "Synonyms", PUT /synonyms).
+SYNONYMS: dict[str, list[str]] = {
+    "cardigan": ["가디건"], "가디건": ["cardigan"], "가디간": ["가디건"],
+    "맨투맨": ["스웨트셔츠"], "스웨트셔츠": ["맨투맨"], "sweatshirt": ["스웨트셔츠"], "후디": ["후드"],
+    "hoodie": ["후드"], "자켓": ["재킷"], "재킷": ["자켓"], "jacket": ["재킷", "자켓"], "청바지": ["데님"],
+    "jeans": ["데님", "청바지"], "denim": ["데님"], "티": ["티셔츠"], "tshirt": ["티셔츠"], "tee": ["티셔츠"],
+    "knit": ["니트"], "wool": ["울"], "coat": ["코트"], "shirt": ["셔츠"], "pants": ["팬츠"], "바지": ["팬츠"],
+    "skirt": ["스커트"], "치마": ["스커트"], "sneakers": ["스니커즈"], "운동화": ["스니커즈"], "dress": ["원피스"],
+    "bag": ["백"], "가방": ["백"], "muffler": ["머플러"], "목도리": ["머플러"], "beanie": ["비니"],
+    "leather": ["레더"], "가죽": ["레더"], "레더": ["가죽"], "linen": ["린넨"], "padding": ["패딩"],
+    "블레이져": ["블레이저"], "모자": ["햇", "비니"],
+}
 
 
 def _is_english(name: str) -> bool:
@@ -130,5 +145,10 @@ async def seed_demo_data(service: Service, storage: ImageStorage) -> int:
                 await create_banner(uow, storage, check_image(data, limits),
                                     f"/products/{created[(position * 7) % len(created)]}", position)
                 await uow.commit()
+    async with db.read_sessions() as session:
+        has_synonyms = bool((await list_synonyms(session)).items)
+    if not has_synonyms:
+        await replace_synonyms(service.uow(), SynonymList(items=[
+            SynonymEntry(term=term, synonyms=words) for term, words in SYNONYMS.items()]))
     log.info("demo.seeded", products=len(created))
     return len(created)

@@ -10,7 +10,8 @@ from gluta_kit.logging import get_logger
 from gluta_kit.uow import UnitOfWork
 from gluta_product.banner.models import Banner
 from gluta_product.catalog.models import Product, ProductImage, ProductStyle
-from gluta_product.catalog.service import index_grams
+from gluta_product.catalog.search import build_search_fields
+from gluta_product.catalog.service import index_tokens
 from gluta_product.image.exceptions import ImageStorageUnavailable
 from gluta_product.image.models import Image
 from gluta_product.image.storage import ImageStorage
@@ -83,9 +84,11 @@ async def run_janitor(uow: UnitOfWork, storage: ImageStorage, *, older_than: tim
             await session.execute(delete(ProductStyle).where(ProductStyle.product_id.in_(ids)))
             await session.execute(delete(ProductImage).where(ProductImage.product_id.in_(ids)))
             if uow.db.dialect in {"mysql", "mariadb"}:  # the gram table is keyed by gram: delete gram by gram
-                for product_id, search_text in (await session.execute(
-                        select(Product.id, Product.search_text).where(Product.id.in_(ids)))).all():
-                    await index_grams(session, uow.db.dialect, product_id, search_text, "")
+                for product_id, name, description, content in (await session.execute(
+                        select(Product.id, Product.name, Product.description, Product.content)
+                        .where(Product.id.in_(ids)))).all():
+                    await index_tokens(session, uow.db.dialect, product_id,
+                                       build_search_fields(name, description, content), None)
             await session.execute(delete(Product).where(Product.id.in_(ids)))
         if banners:
             await session.execute(delete(Banner).where(Banner.id.in_(list(banners))))

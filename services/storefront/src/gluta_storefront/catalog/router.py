@@ -74,7 +74,7 @@ async def search(request: Request) -> Response:
         "style": (query.get("style") or "").strip().lstrip("#")[:50],
         "minPrice": to_int(query.get("minPrice"), None, low=0, high=100_000_000),
         "maxPrice": to_int(query.get("maxPrice"), None, low=0, high=100_000_000),
-        "sort": query.get("sort") if query.get("sort") in SORTS else "newest",
+        "sort": query.get("sort") if query.get("sort") in SORTS else ("relevance" if keyword else "newest"),
     }
     page = to_int(query.get("page"), 1, low=1, high=10_000) or 1
     params = {k: v for k, v in filters.items() if v not in (None, "")}
@@ -101,10 +101,29 @@ async def search(request: Request) -> Response:
     def page_url(number: int) -> str:
         return "/search?" + urlencode({**params, "page": number})
 
+    suggestion = results.get("didYouMean") if keyword and not total else None
     response = render(request, "search.html", status_code=status, filters=filters, results=results,
                       total=total, page=page, pages=pages, page_url=page_url, types=types or [],
-                      styles=(styles or [])[:30], sorts=SORTS, errors=errors)
+                      styles=(styles or [])[:30], sorts={k: v for k, v in SORTS.items() if keyword or k != "relevance"},
+                      errors=errors, suggestion=suggestion,
+                      suggestion_url="/search?" + urlencode({"keyword": suggestion}) if suggestion else "")
     return web.guest_pages.put(request, response) if types is not None and styles is not None else response
+
+
+@router.get("/search/suggest")
+async def suggest(request: Request) -> Response:
+    """Autocomplete for the search box: `{items: [{text, productId}]}` (up to 10; empty when unavailable)."""
+    prefix = (request.query_params.get("prefix") or "").strip()[:100]
+    if not prefix:
+        return JSONResponse({"items": []})
+    web = web_of(request)
+    try:
+        found = await web.cache.get(web.gateway, request, f"{PRODUCT}/products/autocomplete", {"prefix": prefix})
+    except ApiError:
+        return JSONResponse({"items": []}, status_code=503)
+    items = [{"text": str(i.get("text", "")), "productId": int(i.get("productId", 0))}
+             for i in (found or {}).get("items", [])[:10]]
+    return JSONResponse({"items": items}, headers={"Cache-Control": "private, max-age=30"})
 
 
 def _quantity_error() -> FormErrors:

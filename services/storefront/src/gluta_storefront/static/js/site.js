@@ -156,3 +156,87 @@
     document.querySelectorAll("details.filter-box").forEach(function (box) { box.removeAttribute("open"); });
   }
 })();
+
+// Search box suggestions as you type (a WAI-ARIA combobox): up to 10 product names from /search/suggest;
+// arrow keys move through them, Enter opens the chosen product (or searches what was typed), Esc closes.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-suggest]");
+  if (!form || !window.fetch) return;
+  var input = form.querySelector('[role="combobox"]');
+  var list = document.getElementById(input.getAttribute("aria-controls"));
+  var items = [], active = -1, timer = null, asked = 0;
+
+  function close() {
+    list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    active = -1;
+  }
+  function highlight(index) {
+    active = index;
+    items.forEach(function (li, i) { li.setAttribute("aria-selected", i === index ? "true" : "false"); });
+    if (index >= 0) input.setAttribute("aria-activedescendant", items[index].id);
+    else input.removeAttribute("aria-activedescendant");
+  }
+  function show(found) {
+    list.textContent = "";
+    items = found.map(function (item, i) {
+      var li = document.createElement("li");
+      li.id = "header-suggestion-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.setAttribute("data-href", "/products/" + encodeURIComponent(item.productId));
+      li.textContent = item.text;
+      li.addEventListener("mousedown", function (event) {  // before the input's blur closes the list
+        event.preventDefault();
+        window.location = li.getAttribute("data-href");
+      });
+      list.appendChild(li);
+      return li;
+    });
+    active = -1;
+    if (items.length) {
+      list.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+    } else {
+      close();
+    }
+  }
+  function ask() {
+    var prefix = input.value.trim();
+    var mine = ++asked;
+    if (!prefix) { show([]); return; }
+    fetch(form.getAttribute("data-suggest") + "?prefix=" + encodeURIComponent(prefix), {
+      headers: { "Accept": "application/json" }, credentials: "same-origin"
+    }).then(function (response) { return response.ok ? response.json() : { items: [] }; })
+      .then(function (body) { if (mine === asked) show(body.items || []); })
+      .catch(function () { if (mine === asked) show([]); });
+  }
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(ask, 120);
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!items.length) return;
+      event.preventDefault();
+      if (list.hidden) { list.hidden = false; input.setAttribute("aria-expanded", "true"); }
+      // -1 is the typed text itself; past either end the choice goes back to it
+      var next = active + (event.key === "ArrowDown" ? 1 : -1);
+      if (next >= items.length) next = -1;
+      if (next < -1) next = items.length - 1;
+      highlight(next);
+    } else if (event.key === "Enter" && active >= 0 && !list.hidden) {
+      event.preventDefault();
+      window.location = items[active].getAttribute("data-href");
+    } else if (event.key === "Escape" && !list.hidden) {
+      event.preventDefault();
+      close();
+    }
+  });
+  input.addEventListener("blur", function () { setTimeout(close, 150); });
+  input.addEventListener("focus", function () {
+    if (items.length && input.value.trim()) { list.hidden = false; input.setAttribute("aria-expanded", "true"); }
+  });
+})();

@@ -5,8 +5,8 @@ received − units sold. `received` is kept in the same transaction as every adm
 edit of the quantity (an edit moves it by the difference). Existing rows start where the invariant holds
 today: quantity + units sold + units held by pending reservations.
 
-Revision ID: 20261204_0003
-Revises: 20261124_0002
+Revision ID: 20261204_0004
+Revises: 20261204_0003
 Create Date: 2026-12-04
 """
 
@@ -16,8 +16,8 @@ from collections import defaultdict
 import sqlalchemy as sa
 from alembic import op
 
-revision = "20261204_0003"
-down_revision = "20261124_0002"
+revision = "20261204_0004"
+down_revision = "20261204_0003"
 branch_labels = None
 depends_on = None
 
