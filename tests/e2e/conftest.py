@@ -34,6 +34,7 @@ class Cluster:
     """Real processes: NATS, discovery, user, product, order, gateway — each on its own free port."""
 
     broker_restarts = True
+    instances_of_order = 1
 
     def __init__(self, data_dir: Path, settings: dict[str, dict[str, str]] | None = None) -> None:
         """`settings`: extra environment per service name (`"*"`: every service), e.g. lower rate limits."""
@@ -437,6 +438,7 @@ class ProductionStack:
     """
 
     broker_restarts = False
+    instances_of_order = 2
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir

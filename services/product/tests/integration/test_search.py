@@ -257,7 +257,7 @@ async def test_any_gram_to_start_from_gives_the_same_pages(catalog: Any, monkeyp
 INJECTIONS = ["' OR '1'='1", "' OR 1=1 --", "') OR ('1'='1", "\" OR \"1\"=\"1", "%' OR '%'='",
               "' UNION SELECT login_id, password_hash FROM member --", "1; DROP TABLE product; --",
               "1' AND SLEEP(2) --", "'; SELECT pg_sleep(2); --", "\\'", "\\", "NEAR(니트 울)", "니트\" OR \"울",
-              "*", "울' OR 'a'='a", "^니트", "니트 AND 울", "' OR product_id > 0 --"]
+              "*", "울' OR 'a'='a", "^니트", "니트 AND 울", "' OR product_id > 0 --", "\x00", "\x01\x1f"]
 
 
 async def test_sql_injection_in_keyword_and_style_finds_nothing_and_changes_nothing(catalog) -> None:

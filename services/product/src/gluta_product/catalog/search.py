@@ -81,6 +81,11 @@ def normalize(value: str) -> str:
     return _SPACES.sub(" ", _CONTROL.sub(" ", unicodedata.normalize("NFKC", value)).lower()).strip()
 
 
+def has_control_characters(value: str) -> bool:
+    """Whether text holds a control character, which no stored name or style does."""
+    return _CONTROL.search(value) is not None
+
+
 def compact(value: str) -> str:
     """Return normalised text without any whitespace: what spacing-insensitive matching compares."""
     return _SPACES.sub("", normalize(value))

@@ -76,6 +76,7 @@ from gluta_product.catalog.search import (
     compact,
     compile_sqlite,
     fts_match,
+    has_control_characters,
     initials,
     jamo,
     leaf_grams,
@@ -314,6 +315,9 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
     filters: list[Any] = [Product.deleted_at.is_(None)]
     keyword = normalize_keyword(query.keyword)
     style = query.style.strip().lstrip("#").strip() if query.style else ""
+    if (not keyword and query.keyword and query.keyword.strip()) or has_control_characters(style):
+        # Something was typed that no product can hold (control characters only, or in a style).
+        return SearchPage(items=[], page=query.page, size=query.size, total=0, did_you_mean=None)
     if query.type_id is not None:
         filters.append(Product.product_type_id == query.type_id)
     if query.min_price is not None:

@@ -82,11 +82,15 @@ def make_rows(first_id: int, count: int, dialect: str, type_ids: list[int], *, c
             description = html = ""
         fields = build_search_fields(name, description, html)
         created = start + timedelta(seconds=i * 300)
-        quantity, units_sold = rng.choice([0, 1, 5, 20, 50, 100, 300]), int(rng.paretovariate(1.2)) - 1
+        # The random draws keep their order (price, quantity, likes, sold): the relevance set names products by id.
+        unit_price = rng.randrange(50, 3000) * 100
+        quantity = rng.choice([0, 1, 5, 20, 50, 100, 300])
+        like_count = int(rng.paretovariate(1.5)) - 1
+        units_sold = int(rng.paretovariate(1.2)) - 1
         products.append({
             "id": i, "name": name, "sort_name": name.lower(), "description": description, "content": html,
-            "product_type_id": type_ids[type_index], "unit_price": rng.randrange(50, 3000) * 100,
-            "quantity": quantity, "like_count": int(rng.paretovariate(1.5)) - 1,
+            "product_type_id": type_ids[type_index], "unit_price": unit_price,
+            "quantity": quantity, "like_count": like_count,
             "units_sold": units_sold, "received": quantity + units_sold, "thumbnail_image_id": None,
             "search_text": fields.search_text, "search_name": fields.search_name,
             "search_initials": fields.search_initials, "search_grams": fields.gram_words(dialect),
