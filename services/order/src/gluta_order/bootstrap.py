@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gluta_contracts import CouponClaimed
 from gluta_kit.db import Database
 from gluta_kit.models import utcnow
 from gluta_kit.service import Service
@@ -86,8 +87,13 @@ def build_gate(settings: OrderSettings, service: Service, uow_factory: Callable[
     strategy = settings.gate_strategy
     if strategy == "redis":
         assert settings.redis_url
+        from gluta_order.coupon.service import persist_claim
+
+        async def persist(event: CouponClaimed) -> bool:
+            return await persist_claim(uow=uow_factory(), event=event)
+
         return RedisGate(settings.redis_url, settings.redis_key_prefix, service.db, service.bus,
-                         max_connections=settings.redis_max_connections)
+                         max_connections=settings.redis_max_connections, persist=persist)
     if strategy == "lock":
         return LockGate(service.db, uow_factory)
     return SqlGate(service.db, uow_factory)

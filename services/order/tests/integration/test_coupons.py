@@ -160,19 +160,20 @@ async def test_coupon_administration(env) -> None:
     assert (await env.client.get("/admin/coupons", headers=env.member(1))).status_code == 403
 
 
-async def test_redis_gate_gives_the_place_back_when_the_publish_fails(order_app, redis_prefix) -> None:
+async def test_redis_gate_gives_the_place_back_when_the_database_and_the_publish_fail(order_app,
+                                                                                      redis_prefix) -> None:
     url, prefix = redis_prefix
     async with order_app(coupon_gate="redis", redis_url=url, redis_key_prefix=prefix) as env:
         coupon_id = await env.create_coupon(quantity=1)
-        real_publish = env.bus.publish_event
+        real_publish, real_persist = env.bus.publish_event, env.ctx.gate.persist
 
         async def broken(*args: Any, **kwargs: Any) -> None:
-            raise ConnectionError("broker down")
+            raise ConnectionError("down")
 
-        env.bus.publish_event = broken
+        env.bus.publish_event = env.ctx.gate.persist = broken
         failed = await env.claim(coupon_id, 1)
         assert failed.status_code == 503
-        env.bus.publish_event = real_publish
+        env.bus.publish_event, env.ctx.gate.persist = real_publish, real_persist
         # the one place is free again, and member 1 is not marked as holding it
         assert (await env.claim(coupon_id, 1)).status_code == 201
         assert (await env.claim(coupon_id, 2)).status_code == 410
@@ -192,9 +193,33 @@ async def test_redis_gate_rebuilds_its_counter_from_the_database_after_a_flush(o
         assert await persisted(env, coupon_id) == (3, 3, 3)
 
 
+async def test_a_redis_gate_winner_holds_the_coupon_when_told_so(order_app, redis_prefix) -> None:
+    """The winner's copy is written in the claim's request: "my coupons" shows it in the very next request,
+    with no event on the bus (the broker is only the fallback, below)."""
+    url, prefix = redis_prefix
+    async with order_app(coupon_gate="redis", redis_url=url, redis_key_prefix=prefix) as env:
+        coupon_id = await env.create_coupon(quantity=5)
+        published: list[Any] = []
+        real_publish = env.bus.publish_event
+
+        async def counting(event: Any, *args: Any, **kwargs: Any) -> None:
+            published.append(event)
+            await real_publish(event, *args, **kwargs)
+
+        env.bus.publish_event = counting
+        for member in range(1, 21):
+            answer = await env.claim(coupon_id, member)
+            held = (await env.client.get("/members/me/coupons", headers=env.member(member))).json()
+            assert [c["couponId"] for c in held] == ([coupon_id] if answer.status_code == 201 else []), member
+        assert not [e for e in published if type(e).__name__ == "CouponClaimed"]
+        assert await persisted(env, coupon_id) == (5, 5, 5)
+
+
 @pytest.mark.connected
-async def test_redis_gate_persists_through_a_real_broker_within_a_second(order_app, redis_prefix, tmp_path) -> None:
-    """With NATS JetStream between the gate and the persisting consumer, the coupon shows up within a second."""
+async def test_redis_gate_persists_through_a_real_broker_when_the_database_write_fails(order_app, redis_prefix,
+                                                                                      tmp_path) -> None:
+    """When the winner's database write fails, `CouponClaimed` goes through NATS JetStream to the persisting
+    consumer instead: the member is told ISSUED and the coupon shows up within a second."""
     nats = server_url("nats")
     if not nats:
         pytest.skip("GLUTA_TEST_NATS_URL is not set: no real NATS server")
@@ -211,6 +236,12 @@ async def test_redis_gate_persists_through_a_real_broker_within_a_second(order_a
         created = await client.post("/coupons", json={"name": "c", "discountType": "FIXED", "discountValue": 500,
                                                       "quantity": 10}, headers=keys.bearer(1, "admin"))
         coupon_id = created.json()["couponId"]
+        gate = app.state.order.gate
+
+        async def database_down(event: Any) -> bool:
+            raise ConnectionError("database down")
+
+        gate.persist = database_down
         claimed = await client.post(f"/coupons/{coupon_id}/issue", headers=keys.bearer(5))
         assert claimed.status_code == 201
         started = asyncio.get_running_loop().time()

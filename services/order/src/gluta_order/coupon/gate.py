@@ -3,9 +3,11 @@
 Three strategies, chosen by the `coupon_gate` setting:
 
 - `redis`: one Lua script checks the member set and the counter and takes a place atomically; the
-  issuance is then announced with `CouponClaimed` (published right away, not through the outbox) and
-  persisted by the `order-persist-coupon` consumer. If the publish fails, a second script gives the
-  place back (member removed and counter decremented together). The database never sees the losers.
+  winner's copy is then written to the database in the same request (the member sees it in "my coupons"
+  at once). Only when that write fails (database down or overloaded) is the issuance announced with
+  `CouponClaimed` instead (published right away, not through the outbox) and persisted later by the
+  `order-persist-coupon` consumer; if that publish fails too, a second script gives the place back
+  (member removed and counter decremented together). The database never sees the losers.
 - `sql`: one transaction inserts the (coupon, member) row (unique: a member holds a coupon once) and
   takes a place with a conditional `UPDATE coupon SET issued = issued + 1 WHERE ... issued < quantity`;
   the issuance is persisted synchronously, in that same transaction (no event needed).
@@ -28,7 +30,7 @@ import asyncio
 import contextvars
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -327,11 +329,14 @@ class RedisGate:
     persists_synchronously = False
 
     def __init__(self, redis_url: str, prefix: str, db: Database, bus: Bus | None, *,
-                 max_connections: int = 64, client: Any = None) -> None:
+                 max_connections: int = 64, client: Any = None,
+                 persist: Callable[[CouponClaimed], Awaitable[bool]] | None = None) -> None:
+        """`persist`: writes a winner's copy to the database (False: refused, the quantity is reached there)."""
         import redis.asyncio as aioredis
 
         self.db = db
         self.bus = bus
+        self.persist = persist
         self.prefix = prefix
         if client is None:
             # a storm waits for a free connection rather than failing: claims are short
@@ -383,8 +388,19 @@ class RedisGate:
             raise SoldOut()
         if result < 0:
             raise ServiceUnavailable("the coupon gate is not ready; try again")
+        event = CouponClaimed(coupon_id=coupon.coupon_id, member_id=member_id, occurred_at=now)
+        if self.persist is not None:
+            try:
+                held = await self.persist(event)
+            except Exception as exc:  # the database is down or overloaded: the broker carries the issuance
+                log.warning("coupon.persist_deferred", couponId=coupon.coupon_id, memberId=member_id,
+                            error=f"{type(exc).__name__}: {exc}")
+            else:
+                if not held:  # only after Redis lost places it had granted: the database holds N already
+                    raise SoldOut()
+                return
         try:
-            await self._announce(CouponClaimed(coupon_id=coupon.coupon_id, member_id=member_id, occurred_at=now))
+            await self._announce(event)
         except Exception as exc:
             log.warning("coupon.publish_failed", couponId=coupon.coupon_id, memberId=member_id, error=repr(exc))
             try:

@@ -152,11 +152,15 @@ async def claim(*, directory: CouponDirectory, gate: CouponGate, coupon_id: int,
     return IssueRead(coupon_id=coupon_id)
 
 
-async def persist_claim(*, uow: UnitOfWork, event: CouponClaimed) -> None:
-    """Persist an issuance the Redis gate granted: once per (coupon, member), never beyond the quantity."""
+async def persist_claim(*, uow: UnitOfWork, event: CouponClaimed) -> bool:
+    """Persist an issuance the Redis gate granted: once per (coupon, member), never beyond the quantity.
+
+    Called in the claim's request, and by the consumer when that write failed and the event was published
+    instead. Return whether the member holds the coupon now (False: refused, the quantity was reached).
+    """
     async with uow:
         if not await uow.claim_event(event.event_id, PERSIST_CONSUMER):
-            return
+            return True
         inserted = await uow.session.execute(insert_ignore(MemberCoupon.__table__, uow.db.dialect, {
             "coupon_id": event.coupon_id, "member_id": event.member_id, "used": False,
             "issued_at": event.occurred_at,
@@ -173,7 +177,10 @@ async def persist_claim(*, uow: UnitOfWork, event: CouponClaimed) -> None:
                 log.error("coupon.oversold_refused", couponId=event.coupon_id, memberId=event.member_id)
                 await uow.session.execute(delete(MemberCoupon).where(
                     and_(MemberCoupon.coupon_id == event.coupon_id, MemberCoupon.member_id == event.member_id)))
+                await uow.commit()
+                return False
         await uow.commit()
+    return True
 
 
 DEMO_COUPONS: list[tuple[str, CouponWrite]] = [
