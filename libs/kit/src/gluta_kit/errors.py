@@ -140,6 +140,20 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def text_refused_by_database(exc: BaseException) -> bool:
+    """Whether the database refused a request's text: PostgreSQL takes no NUL character in text (SQLSTATE 22021,
+    "invalid byte sequence for encoding UTF8: 0x00") nor one its encoding lacks (22P05). The client's input is
+    at fault, so it is a 422, not a 500 (SQLite and MariaDB store such text)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("22021", "22P05")
+
+
+def _text_refused_problem(exc: BaseException) -> ProblemResponse:
+    log.info("request.text_refused_by_database", error=repr(exc)[:200])
+    message = "the text contains a character the database cannot store (a NUL character)"
+    return problem(422, "VALIDATION_ERROR", "Validation failed", "The request is not valid.",
+                   errors=[{"loc": [], "field": None, "msg": message, "type": "value_error"}])
+
+
 def _database_problem(exc: BaseException) -> ProblemResponse:
     log.warning("request.database_unavailable", error=repr(exc)[:300])
     response = problem(503, "SERVICE_UNAVAILABLE", "The service's database is unavailable", "Try again in a moment.")
@@ -178,11 +192,17 @@ def install_error_handlers(app: Starlette) -> None:
     async def _database(_: Request, exc: Exception) -> ProblemResponse:
         return _database_problem(exc)
 
+    async def _text_refused(request: Request, exc: Exception) -> ProblemResponse:
+        if text_refused_by_database(exc):
+            return _text_refused_problem(exc)
+        raise exc  # any other driver error: the 500 of `_unexpected`
+
     app.add_exception_handler(AppError, _app_error)
     sa_exc = sys.modules.get("sqlalchemy.exc")  # loaded by then in a service with a database
     if sa_exc is not None:
         for error in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
             app.add_exception_handler(error, _database)
+        app.add_exception_handler(sa_exc.DBAPIError, _text_refused)  # its subclasses above keep their own
     fastapi = sys.modules.get("fastapi")
     if fastapi is not None and isinstance(app, fastapi.FastAPI):
         from fastapi.exceptions import RequestValidationError

@@ -74,6 +74,21 @@ async def test_index_follows_create_edit_and_delete(dialect: str, tmp_path: Path
         assert [i["productId"] for i in response.json()["items"]] == [first] and response.json()["total"] == 1
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_a_nul_character_in_a_name_is_never_a_500(dialect: str, tmp_path: Path, start_app: Any,
+                                                         fresh_database: Any) -> None:
+    """PostgreSQL cannot store NUL in text: the kit answers 422 there; SQLite and MariaDB store the name and
+    the search (whose keyword folds control characters to spaces) still finds the product."""
+    async with fresh_database(dialect) as url, start_app(tmp_path, url) as api:
+        type_id = await api.create_type("아우터")
+        body = {"name": "울\x00니트", "description": "", "content": "", "productTypeId": type_id, "productStyles": [],
+                "unitPrice": 1000, "quantity": 1, "imageIds": []}
+        created = await api.client.post("/products", json=body, headers=api.admin)
+        assert created.status_code == (422 if dialect == "postgres" else 201), created.text
+        found = (await api.client.get("/products/search", params={"keyword": "니트"})).json()["total"]
+        assert found == (0 if dialect == "postgres" else 1)
+
+
 async def _upgrade_to(db: Database, revision: str) -> None:
     from alembic import command
     from alembic.config import Config

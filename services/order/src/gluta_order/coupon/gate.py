@@ -326,7 +326,6 @@ class RedisGate:
     """
 
     strategy = "redis"
-    persists_synchronously = False
 
     def __init__(self, redis_url: str, prefix: str, db: Database, bus: Bus | None, *,
                  max_connections: int = 64, client: Any = None,
@@ -337,6 +336,7 @@ class RedisGate:
         self.db = db
         self.bus = bus
         self.persist = persist
+        self.persists_synchronously = persist is not None  # but for the fallback through the bus
         self.prefix = prefix
         if client is None:
             # a storm waits for a free connection rather than failing: claims are short
