@@ -155,7 +155,13 @@ def assert_checkouts_exactly_once(shopper: Any, told: list[Told], stocks: dict[i
         assert wallet["balance"] == paid_in - spent, (member, wallet, spent)
     for product_id, stock in stocks.items():
         assert units[product_id] <= stock, f"product {product_id} oversold"
-        assert stock_of(shopper, product_id) == (stock - units[product_id], units[product_id])
+        # units sold are counted by product-service when it consumes OrderConfirmed: moments after the order
+        # is final (on Kafka, after a consumer group's rebalance, seconds)
+        wanted = (stock - units[product_id], units[product_id])
+        deadline = time.monotonic() + 60
+        while (seen := stock_of(shopper, product_id)) != wanted and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert seen == wanted, f"product {product_id}: (stock, units sold) {seen}, wanted {wanted}"
     return outcomes
 
 
