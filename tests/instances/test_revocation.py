@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pytest
 
 from gluta_gateway.app import create_app as create_gateway
 from gluta_gateway.settings import GatewaySettings
-from gluta_kit.testing import TansuProcess, free_port, make_settings, server_url, serving, tansu_binary
+from gluta_kit.testing import free_port, kafka_for_tests, make_settings, server_url, serving
 from gluta_order.app import MIGRATIONS as ORDER_MIGRATIONS
 from gluta_order.app import create_app as create_order
 from gluta_order.settings import OrderSettings
@@ -32,23 +32,15 @@ PASSWORD = "secret123"
 
 
 @pytest.fixture(params=["nats", "kafka"])
-def bus_url(request: pytest.FixtureRequest) -> AsyncIterator[str] | str:
+def bus_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "nats":
         url = server_url("nats")
         if not url:
             pytest.skip("GLUTA_TEST_NATS_URL is not set: no real NATS server")
-        return url
-    url = server_url("kafka")
-    if url:
-        return url
-    try:
-        tansu_binary()
-    except RuntimeError as exc:
-        pytest.skip(f"no Kafka broker: GLUTA_TEST_KAFKA_URL is not set and {exc}")
-    broker = TansuProcess()
-    broker.start()
-    request.addfinalizer(broker.stop)
-    return broker.url
+        yield url
+        return
+    with kafka_for_tests() as url:
+        yield url
 
 
 class Mall:

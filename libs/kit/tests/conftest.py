@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gluta_kit.testing import TansuProcess, server_url, tansu_binary
+from gluta_kit.testing import kafka_for_tests, server_url
 
 
 @pytest.fixture
@@ -31,17 +31,5 @@ def db_server(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def kafka_url() -> Iterator[str]:
     """A Kafka-protocol broker: GLUTA_TEST_KAFKA_URL when set (Apache Kafka), else a Tansu of this session's own."""
-    url = server_url("kafka")
-    if url:
+    with kafka_for_tests() as url:
         yield url
-        return
-    try:
-        tansu_binary()
-    except RuntimeError as exc:
-        pytest.skip(f"no Kafka broker: GLUTA_TEST_KAFKA_URL is not set and {exc}")
-    broker = TansuProcess()
-    broker.start()
-    try:
-        yield broker.url
-    finally:
-        broker.stop()

@@ -19,7 +19,7 @@ from gluta_contracts import OrderLine, OrderPlaced
 from gluta_kit.bus import Bus
 from gluta_kit.service import Service
 from gluta_kit.settings import ServiceSettings
-from gluta_kit.testing import TansuProcess, make_settings, server_url, serving, tansu_binary
+from gluta_kit.testing import kafka_for_tests, make_settings, serving
 
 pytestmark = pytest.mark.connected
 
@@ -32,20 +32,8 @@ class OrderSettings(ServiceSettings):
 
 @pytest.fixture(scope="module")
 def kafka_url() -> Iterator[str]:
-    url = server_url("kafka")
-    if url:
+    with kafka_for_tests() as url:
         yield url
-        return
-    try:
-        tansu_binary()
-    except RuntimeError as exc:
-        pytest.skip(f"no Kafka broker: GLUTA_TEST_KAFKA_URL is not set and {exc}")
-    broker = TansuProcess()
-    broker.start()
-    try:
-        yield broker.url
-    finally:
-        broker.stop()
 
 
 async def test_dlq_list_and_redrive_on_kafka(kafka_url: str, tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -301,6 +301,28 @@ class TansuProcess:
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
             self.log_path = None
+
+
+@contextmanager
+def kafka_for_tests() -> Iterator[str]:
+    """Yield a Kafka-protocol broker's URL for a test: GLUTA_TEST_KAFKA_URL when set (Apache Kafka), else a Tansu
+    of the test's own, stopped at the end. Skips the test, saying why, when neither is there."""
+    url = server_url("kafka")
+    if url:
+        yield url
+        return
+    try:
+        tansu_binary()
+    except RuntimeError as exc:
+        import pytest
+
+        pytest.skip(f"no Kafka broker: GLUTA_TEST_KAFKA_URL is not set and {exc}")
+    broker = TansuProcess()
+    broker.start()
+    try:
+        yield broker.url
+    finally:
+        broker.stop()
 
 
 @asynccontextmanager

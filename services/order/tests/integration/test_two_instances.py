@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gluta_kit.testing import TansuProcess, TestKeys, make_settings, running, server_url, tansu_binary, temp_database
+from gluta_kit.testing import TestKeys, kafka_for_tests, make_settings, running, server_url, temp_database
 from gluta_order.app import MIGRATIONS, create_app
 from gluta_order.coupon.models import Coupon, MemberCoupon
 from gluta_order.settings import OrderSettings
@@ -26,20 +26,8 @@ pytestmark = [pytest.mark.connected, pytest.mark.timeout(240)]
 
 @pytest.fixture(scope="module")
 def tansu() -> Iterator[str]:
-    url = server_url("kafka")
-    if url:
+    with kafka_for_tests() as url:
         yield url
-        return
-    try:
-        tansu_binary()
-    except RuntimeError as exc:
-        pytest.skip(f"no Kafka broker: GLUTA_TEST_KAFKA_URL is not set and {exc}")
-    broker = TansuProcess()
-    broker.start()
-    try:
-        yield broker.url
-    finally:
-        broker.stop()
 
 
 @pytest.mark.parametrize("bus, database", [("nats", "sqlite"), ("kafka", "mysql")], ids=["nats-sqlite",

@@ -9,10 +9,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
 
+from gluta_product.catalog.search import has_control_characters
 from gluta_product.schemas import MAX_ID, CamelModel, Page
 
 _SPACES = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def clean_style(value: str) -> str:
@@ -22,7 +22,7 @@ def clean_style(value: str) -> str:
         raise ValueError("a style needs at least one character")
     if len(style) > 30:
         raise ValueError("a style has at most 30 characters")
-    if _CONTROL.search(style):
+    if has_control_characters(style):
         raise ValueError("a style cannot contain control characters")
     if "/" in style or "\\" in style:
         raise ValueError("a style cannot contain '/' or '\\'")
