@@ -167,6 +167,31 @@ def nats_server_binary() -> str:
     return found
 
 
+def _listening(process: Any, port: int, within: float = 10.0) -> bool:
+    """Wait until a server process accepts connections on 127.0.0.1:port; False if it stopped or took too long."""
+    import socket
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def _terminate(process: Any) -> None:
+    """Stop a process this helper started: SIGTERM, then SIGKILL after 5 s."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except Exception:
+            process.kill()
+            process.wait(timeout=5)
+
+
 class NatsProcess:
     """A JetStream nats-server of the test's own, on a free port, that can be stopped and started again."""
 
@@ -181,31 +206,19 @@ class NatsProcess:
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
-        import socket
         import subprocess
 
         self.process = subprocess.Popen(
             [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nats-server did not start")
+        if not _listening(self.process, self.port):
+            self.stop()
+            raise RuntimeError("nats-server did not start")
 
     def stop(self) -> None:
         """Stop the server (only the process this object started)."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except Exception:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        _terminate(self.process)
         self.process = None
 
 
@@ -261,7 +274,6 @@ class TansuProcess:
 
     def start(self) -> None:
         """Start the broker and wait until it accepts connections; raise with its output if it stopped."""
-        import socket
         import subprocess
         import tempfile
 
@@ -274,29 +286,18 @@ class TansuProcess:
             stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                output = self.log_path.read_text(errors="replace")[-2000:]
-                self.process = None
-                raise RuntimeError(f"tansu stopped at start: {output}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
+        if _listening(self.process, self.port):
+            return
+        if self.process.poll() is not None:
+            output = self.log_path.read_text(errors="replace")[-2000:]
+            self.stop()
+            raise RuntimeError(f"tansu stopped at start: {output}")
         self.stop()
         raise RuntimeError("tansu did not start")
 
     def stop(self) -> None:
         """Stop the broker (only the process this object started)."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except Exception:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        _terminate(self.process)
         self.process = None
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
