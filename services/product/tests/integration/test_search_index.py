@@ -145,3 +145,41 @@ async def test_migration_backfills_a_live_only_index(dialect: str, tmp_path: Pat
             assert ([s.product_id for s in page.items], page.total) == ([3, 1], 2)
         finally:
             await db.dispose()
+
+
+async def test_migration_adds_mariadb_trigram_tokens(tmp_path: Path, fresh_database: Any) -> None:
+    """A MariaDB catalog indexed before 20261204_0005 (no trigram tokens) gets them for its live products."""
+    from gluta_product.catalog.search import build_search_fields
+
+    async with fresh_database("mysql") as url:
+        db = Database(url)
+        try:
+            await db.migrate(MIGRATIONS)
+            now = datetime.now(UTC)
+            rows = [(1, "Wool Cardigan", None), (2, "Wool Scarf", now)]
+            async with db.write_engine.begin() as conn:
+                await conn.execute(insert(ProductType.__table__), [{"id": 1, "type": "아우터", "created_at": now}])
+                for product_id, name, deleted in rows:
+                    fields = build_search_fields(name, "", "")
+                    await conn.execute(insert(Product.__table__), [{
+                        "id": product_id, "name": name, "sort_name": name.lower(), "description": "", "content": "",
+                        "product_type_id": 1, "unit_price": 1000, "quantity": 1, "received": 1, "like_count": 0,
+                        "units_sold": 0, "search_text": fields.search_text, "search_name": fields.search_name,
+                        "search_initials": fields.search_initials, "search_grams": "", "created_at": now,
+                        "updated_at": now, "deleted_at": deleted}])
+                    if deleted is None:  # the tokens 20261204_0004 kept: no trigrams
+                        await conn.execute(insert(ProductGram.__table__), [
+                            {"gram": t, "product_id": product_id}
+                            for t in sorted(fields.tokens() - fields.trigram_tokens())])
+                await conn.execute(text("UPDATE product_counter SET value = 1 WHERE name = 'live'"))
+                await conn.execute(text("UPDATE alembic_version SET version_num = '20261204_0004'"))
+            await db.migrate(MIGRATIONS)
+            async with db.read_sessions() as session:
+                tokens = set((await session.scalars(select(ProductGram.gram).where(
+                    ProductGram.product_id == 1, ProductGram.gram.in_(["twoo", "mcar", "tgan"])))).all())
+                deleted = await session.scalar(select(sa.func.count()).where(ProductGram.product_id == 2))
+                page = await search_products(session, db.dialect, SearchQuery(keyword="cardigan"), None)
+            assert tokens == {"twoo", "mcar", "tgan"} and deleted == 0
+            assert [s.product_id for s in page.items] == [1] and page.total == 1
+        finally:
+            await db.dispose()

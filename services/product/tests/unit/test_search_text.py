@@ -43,6 +43,8 @@ def test_tokens_cover_grams_of_text_name_and_initials_and_whole_words() -> None:
     assert "a트겨" not in tokens  # no gram spans two fields
     assert "n아우" not in tokens and "a아우" in tokens
     assert not any(len(t) > 3 for t in tokens if t[0] in "anc")
+    assert {"t니트가", "t겨울아", "m울니트", "i\u110b\u1102\u1110"} <= tokens  # MariaDB's trigrams
+    assert "t트겨" not in tokens and not any(len(t) != 4 for t in tokens if t[0] in "tmi")
     assert word_of("a니트").isalnum() and word_of("a니트").isascii()
 
 
@@ -91,3 +93,20 @@ def test_the_idle_service_loads_neither_hangul_nor_fuzzy_matching(tmp_path) -> N
     out = subprocess.run([sys.executable, "-c", program, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_mariadb_pieces_of_words() -> None:
+    from gluta_product.catalog.search import MAX_BRANCHES, And, Contains, Or, Token, pieces, token_groups
+
+    assert pieces(Contains("text", "니트")).tokens == ("a니트",)
+    assert pieces(Contains("text", "가디건")).tokens == ("t가디건",)
+    assert pieces(Contains("name", "wool")).tokens == ("mwoo", "mool")
+    assert pieces(Contains("text", "cardigan")).tokens == ("tcar", "tdig", "tgan")
+    assert not pieces(Contains("text", "a" * 18 + "b")).recheck  # one trigram, repeated
+    long = pieces(Contains("text", "abcdefghijklmnopqrs"))  # 19 characters: 7 pieces, 6 kept and the row rechecked
+    assert long.recheck and len(long.tokens) == 6
+    synonyms = Or((Token("w", "울"), Token("w", "wool")))
+    assert token_groups(And((Contains("text", "니트"), synonyms))) == (("a니트",), ("w울", "wwool"))
+    many = And(tuple(Or((Token("w", f"{i}a"), Token("w", f"{i}b"))) for i in range(4)))  # 2**4 joins
+    assert 2 ** 4 > MAX_BRANCHES and token_groups(many) is None
+
