@@ -662,6 +662,13 @@ def having_all(groups: tuple[tuple[str, ...], ...]) -> Any:
     return select(united.c.id)
 
 
+def having_any(tokens: list[str]) -> Any:
+    """Return a select of the ids (`id`, each once) of live products that have any of the tokens."""
+    if len(tokens) == 1:
+        return _join_of((tokens[0],))
+    return select(ProductGram.product_id.label("id")).where(ProductGram.gram.in_(tokens)).distinct()
+
+
 def _join_of(tokens: tuple[str, ...]) -> Any:
     # Core aliases, not ORM ones: a search builds dozens, and an ORM alias costs ~0.1 ms of CPU each
     grams = ProductGram.__table__
@@ -800,14 +807,23 @@ def _has(target: Any, gram: str) -> ColumnElement[bool]:
 
 
 def present(target: Any, expression: Any) -> ColumnElement[bool]:
-    """Return "`target` is in the set" (MariaDB) as probes of the token index by id, when the set is one token,
-    a union of tokens, or every token of one join (one probe per token: cheap for the few rows that reach it,
-    where `IN (set)` would build the whole set first); otherwise `IN` the set."""
-    grams = _token_union(expression)
-    if grams is not None:
-        return or_(*(_has(target, gram) for gram in grams))
-    groups = token_groups(expression)
-    if groups is not None and all(len(group) == 1 for group in groups):
-        return and_(*(_has(target, group[0]) for group in groups))
-    return target.in_(_mysql_ids(expression))
-
+    """Return "`target` is in the set" (MariaDB) as probes of the token index by id (one per token, `_has`) and,
+    for a long word or a mixed 초성 word, a check of the product row: cheap for the few rows that reach it,
+    where `IN (set)` would build the whole set first. `target` is `product.id` of the statement."""
+    if expression == NOTHING:
+        return false()
+    if isinstance(expression, Or):
+        return or_(*(present(target, p) for p in expression.parts))
+    if isinstance(expression, And):
+        return and_(*(present(target, p) for p in expression.parts))
+    if isinstance(expression, Minus):
+        return and_(present(target, expression.keep), not_(present(target, expression.drop)))
+    if isinstance(expression, Pattern):
+        return Product.search_name.op("REGEXP")(regex_of(expression.word))
+    found = pieces(expression)
+    assert found is not None
+    probes = [_has(target, token) for token in found.tokens]
+    if found.recheck:
+        column = getattr(Product, FIELD_COLUMN[expression.field])
+        probes.append(func.instr(column, expression.value) > literal_column("0"))
+    return and_(*probes)

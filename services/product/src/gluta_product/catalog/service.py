@@ -63,11 +63,9 @@ from gluta_product.catalog.search import (
     MAX_KEYWORD,
     MAX_TERM,
     NARROW_INDEX,
-    And,
     Conditions,
     Contains,
     Minus,
-    Or,
     SearchFields,
     Word,
     build_search_fields,
@@ -83,7 +81,6 @@ from gluta_product.catalog.search import (
     normalize,
     normalize_keyword,
     parse_words,
-    pieces,
     present,
     relevance_levels,
     sqlite_probe,
@@ -213,8 +210,9 @@ class TextSet:
         return Conditions(self.dialect, target).of(self.expression)
 
     def index_count(self, *, cheap: bool = False) -> Any | None:
-        """Return a statement counting the set from the text index alone (no product row read), if it can;
-        with `cheap` only when that is one index lookup (one token, a union of tokens, or every one of a few).
+        """Return a statement counting the set from the text index (no product row read but for a row check: a
+        19+ character word, a mixed 초성 word), if it can; with `cheap` only when that is one lookup (one token,
+        a union of tokens, or one join of token ranges).
 
         The text indexes hold live products only (SQLite's FTS5 tables through their triggers, MariaDB's
         token rows are removed with the product), so with no other filter the count is the posting lists'.
@@ -237,29 +235,15 @@ class TextSet:
             return None
         return Conditions(self.dialect).token_union(self.expression)
 
-    @property
-    def rechecks_rows(self) -> bool:
-        """Return whether MariaDB reads each candidate's own row (a long word's INSTR, a 초성 pattern)."""
-        return _outer_rechecks(self.expression)
-
-
-def _outer_rechecks(expression: Any) -> bool:
-    """Return whether any part of an expression is checked on the product row (MariaDB)."""
-    if isinstance(expression, And | Or):
-        return any(_outer_rechecks(p) for p in expression.parts)
-    if isinstance(expression, Minus):
-        return _outer_rechecks(expression.keep) or _outer_rechecks(expression.drop)
-    found = pieces(expression)
-    return found is None or found.recheck
-
 
 def _matching(columns: Sequence[Any], dialect: str, matched: TextSet | None, style: str, filters: list[Any],
               *, many: bool = False, extra: Sequence[Any] = ()) -> Select[Any]:
     """Select `columns` of the live products in a set that pass the filters and style.
 
-    On MariaDB the set's ids are materialised first and the product rows joined to them in that order
-    (STRAIGHT_JOIN): with `id IN (set)` its optimizer often walks a whole index of `product` and looks each
-    row up in the set instead (3-5x slower for unions and tiers). Not when walking a sort index (`many`).
+    On MariaDB the set's ids are a derived table joined to the product rows (its row checks inside it): with
+    `id IN (set)` its optimizer often walks a whole index of `product` and looks each row up in the set
+    instead (3-5x slower for unions and tiers). Not when walking a sort index (`many`): there each walked
+    row is looked up in the (materialised) set.
     """
     if dialect in MYSQL and matched is not None and not many:
         ids = Conditions(dialect).mysql_ids(matched.expression).subquery("m")
@@ -281,22 +265,18 @@ def _text_conditions(dialect: str, matched: TextSet | None, style: str, *, many:
 
 
 def _narrow(statement: Select[Any], dialect: str, matched: TextSet | None, style: str,
-            sort: SortOrder | None = None, *, filtered: bool = False) -> Select[Any]:
+            sort: SortOrder | None = None) -> Select[Any]:
     """Check a list of matching ids against the filters (and sort them) in the narrow `ix_product_search_cover`.
 
     Named in the statement, so the plan does not hang on statistics: SQLite picks the rowid without ANALYZE
-    data, MariaDB's optimizer reads the wide clustered rows. Only when the statement has an `id IN (list)`
-    (a keyword or a style, not walking). On MariaDB not for the name sort (`sort_name` is not in its index),
-    and for sets that recheck rows (3+ character words: INSTR reads the wide row anyway) only when `filtered`
-    (a type or price filter): then the filter is checked in the narrow index first (index condition
-    pushdown) and only its survivors pay the wide row's lookup.
+    data, MariaDB's optimizer reads the wide clustered rows. Only when the statement has a list of ids (a
+    keyword or a style, not walking). On MariaDB not for the name sort (`sort_name` is not in its index).
     """
     if matched is None and not style:
         return statement
     if dialect == "sqlite":
         return statement.with_hint(Product, f"INDEXED BY {NARROW_INDEX}", "sqlite")
-    rechecks = matched is not None and matched.rechecks_rows
-    if dialect not in MYSQL or (rechecks and not filtered) or sort is SortOrder.name:
+    if dialect not in MYSQL or sort is SortOrder.name:
         return statement
     hint = f"FORCE INDEX ({NARROW_INDEX})"
     return statement.with_hint(Product, hint, "mysql").with_hint(Product, hint, "mariadb")
@@ -368,7 +348,7 @@ async def _text_set(session: AsyncSession, dialect: str, expression: Any) -> Tex
 async def _sorted_page(session: AsyncSession, dialect: str, matched: TextSet | None, style: str,
                        filters: list[Any], sort: SortOrder, offset: int, size: int) -> tuple[list[int], int]:
     """Return one page of ids of a set in a sort order, and the set's total."""
-    if matched is not None and (style or len(filters) > 1 or (dialect in MYSQL and matched.index_count() is None)):
+    if matched is not None and (style or len(filters) > 1):
         if dialect in WALKERS:
             return await _counted_page(session, dialect, matched, style, filters, sort, offset, size)
     total = await _count(session, dialect, matched, style, filters)
@@ -386,7 +366,7 @@ async def _ids(session: AsyncSession, dialect: str, matched: TextSet | None, sty
     else:
         paging = _matching([Product.id], dialect, matched, style, filters, many=walk is not None)
     if walk is None:
-        paging = _narrow(paging, dialect, matched, style, sort, filtered=len(filters) > 1)
+        paging = _narrow(paging, dialect, matched, style, sort)
     return list((await session.scalars(paging.order_by(*ORDERS[sort]).limit(size).offset(offset))).all())
 
 
@@ -439,7 +419,7 @@ async def _ranked_page(session: AsyncSession, dialect: str, levels: list[TextSet
                 else_=len(levels) - 1).label("tier")
     statement = _matching([Product.id, tier, func.count().over().label("total")], dialect, levels[-1], style,
                           filters)
-    statement = _narrow(statement, dialect, levels[-1], style, filtered=len(filters) > 1)
+    statement = _narrow(statement, dialect, levels[-1], style)
     rows = (await session.execute(statement.order_by(tier, *POPULAR).limit(size).offset(offset))).all()
     if rows:
         return [row.id for row in rows], int(rows[0].total)
@@ -462,15 +442,14 @@ async def _counted_page(session: AsyncSession, dialect: str, matched: TextSet, s
                         sort: SortOrder, offset: int, size: int) -> tuple[list[int], int]:
     """Return a search's page of ids and its total from one statement (SQLite, MariaDB).
 
-    When the total cannot come from the text index alone (a style, type or price filter; on MariaDB also a
-    3+ character word's INSTR recheck or several words), counting reads every candidate (its entry in the
-    narrow index for the filters, or its wide row for INSTR), and so would listing it or walking a sort index
-    after it; on SQLite the compound select of matches would be built twice. Here the page carries the count
+    When the total cannot come from the text index alone (a style, type or price filter), counting reads
+    every candidate's entry in the narrow index for the filters, and so would listing it or walking a sort
+    index after it; on SQLite the compound select of matches would be built twice. Here the page carries the count
     (`COUNT(*) OVER ()`, computed before the LIMIT): one pass instead of two; the sort of the matches costs
     little beside it. A page past the end has no row to carry the count; then it is counted on its own.
     """
     statement = _matching([Product.id, func.count().over().label("total")], dialect, matched, style, filters)
-    statement = _narrow(statement, dialect, matched, style, sort, filtered=len(filters) > 1)
+    statement = _narrow(statement, dialect, matched, style, sort)
     rows = (await session.execute(statement.order_by(*ORDERS[sort]).limit(size).offset(offset))).all()
     if rows:
         return [row.id for row in rows], int(rows[0].total)
@@ -503,7 +482,7 @@ async def _count(session: AsyncSession, dialect: str, matched: TextSet | None, s
     counting = _matching([func.count().label("n")], dialect, matched, style, filters, extra=always)
     if dialect not in MYSQL or matched is None:
         counting = counting.select_from(Product)
-    return int(await session.scalar(_narrow(counting, dialect, matched, style, filtered=len(filters) > 1)) or 0)
+    return int(await session.scalar(_narrow(counting, dialect, matched, style)) or 0)
 
 
 # --- query words: synonyms, typos, did-you-mean, autocomplete --------------------------------------
