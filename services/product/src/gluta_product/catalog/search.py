@@ -662,13 +662,6 @@ def having_all(groups: tuple[tuple[str, ...], ...]) -> Any:
     return select(united.c.id)
 
 
-def having_any(tokens: list[str]) -> Any:
-    """Return a select of the ids (`id`, each once) of live products that have any of the tokens."""
-    if len(tokens) == 1:
-        return _join_of((tokens[0],))
-    return select(ProductGram.product_id.label("id")).where(ProductGram.gram.in_(tokens)).distinct()
-
-
 def _join_of(tokens: tuple[str, ...]) -> Any:
     # Core aliases, not ORM ones: a search builds dozens, and an ORM alias costs ~0.1 ms of CPU each
     grams = ProductGram.__table__
@@ -727,11 +720,6 @@ class Conditions:
         checks inside it. Sets are materialised and joined, not `IN`-tested row by row: MariaDB walks a
         whole index to semi-join a union of tokens (50 ms at 100,000 products where the join takes 10)."""
         return _mysql_ids(expression)
-
-    @staticmethod
-    def absent(target: Any, expression: Any) -> ColumnElement[bool]:
-        """Return "`target` is not in the set" (MariaDB): NOT EXISTS on the tokens when they are the set."""
-        return _absent(target, expression)
 
     @staticmethod
     def token_union(expression: Any) -> list[str] | None:
@@ -794,6 +782,7 @@ def _mysql_ids(expression: Any) -> Any:
 
 
 def _absent(target: Any, expression: Any) -> ColumnElement[bool]:
+    """Return "`target` is not in the set" (MariaDB): one NOT EXISTS probe per token when tokens are the set."""
     grams = _token_union(expression)
     if grams is not None:
         return and_(*(~_has(target, gram) for gram in grams))
