@@ -630,7 +630,7 @@ def token_groups(expression: Any) -> tuple[tuple[str, ...], ...] | None:
         if got is not None and not got.recheck:
             groups.extend((token,) for token in got.tokens)
             continue
-        union_of = _token_union(part) if isinstance(part, Or) else None
+        union_of = token_union(part) if isinstance(part, Or) else None
         if union_of is None:
             return None
         groups.append(tuple(union_of))
@@ -640,7 +640,7 @@ def token_groups(expression: Any) -> tuple[tuple[str, ...], ...] | None:
     return (tuple(dict.fromkeys(groups)) or None) if branches <= MAX_BRANCHES else None
 
 
-def _token_union(expression: Any) -> list[str] | None:
+def token_union(expression: Any) -> list[str] | None:
     """Return the tokens whose products are exactly the set, when it is one token or a union of them."""
     parts = expression.parts if isinstance(expression, Or) else (expression,)
     grams = [Conditions.gram_of(p) for p in parts]
@@ -707,12 +707,8 @@ class Conditions:
             if self.dialect in _MYSQL:
                 return Product.search_name.op("REGEXP")(regex_of(expression.word))
             return Product.search_name.op("~")(regex_of(expression.word))
-        if self.dialect in _MYSQL:  # a long word: its pieces' products, rechecked on the row
-            found = pieces(expression)
-            assert found is not None
-            column = getattr(Product, FIELD_COLUMN[expression.field])
-            return and_(target.in_(having_all(tuple((t,) for t in found.tokens))),
-                        func.instr(column, expression.value) > literal_column("0"))
+        if self.dialect in _MYSQL:  # a long word: its pieces' products, rechecked on the row (`_mysql_ids`)
+            return target.in_(_mysql_ids(expression))
         return self._postgres(expression)
 
     def mysql_ids(self, expression: Any) -> Any:
@@ -720,11 +716,6 @@ class Conditions:
         checks inside it. Sets are materialised and joined, not `IN`-tested row by row: MariaDB walks a
         whole index to semi-join a union of tokens (50 ms at 100,000 products where the join takes 10)."""
         return _mysql_ids(expression)
-
-    @staticmethod
-    def token_union(expression: Any) -> list[str] | None:
-        """Return the tokens whose products are exactly the set, when it is one token or a union of them."""
-        return _token_union(expression)
 
     @staticmethod
     def gram_of(leaf: Any) -> str | None:
@@ -783,9 +774,8 @@ def _mysql_ids(expression: Any) -> Any:
 
 def _absent(target: Any, expression: Any) -> ColumnElement[bool]:
     """Return "`target` is not in the set" (MariaDB): one NOT EXISTS probe per token when tokens are the set."""
-    grams = _token_union(expression)
-    if grams is not None:
-        return and_(*(~_has(target, gram) for gram in grams))
+    if token_union(expression) is not None:
+        return not_(present(target, expression))
     return target.not_in(_mysql_ids(expression))
 
 

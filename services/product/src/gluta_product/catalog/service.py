@@ -87,6 +87,7 @@ from gluta_product.catalog.search import (
     synonym_keys,
     term_keys,
     token_groups,
+    token_union,
     tolerates_typo,
     vocabulary,
 )
@@ -233,7 +234,7 @@ class TextSet:
         """Return the MariaDB tokens whose products are exactly this set (one token, or a union of them)."""
         if self.dialect not in MYSQL:
             return None
-        return Conditions(self.dialect).token_union(self.expression)
+        return token_union(self.expression)
 
 
 def _matching(columns: Sequence[Any], dialect: str, matched: TextSet | None, style: str, filters: list[Any],
@@ -318,13 +319,13 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
     sort = query.sort or (SortOrder.relevance if keyword else SortOrder.newest)
     words = await plan_words(session, keyword) if keyword else []
     if keyword and sort is SortOrder.relevance:
-        levels = [await _text_set(session, dialect, level)
+        levels = [TextSet(dialect, level)
                   for level in relevance_levels(words, keyword.replace(" ", ""))]
         ids, total = await _relevance_page(session, dialect, levels, style, filters, offset, query.size)
     else:
         if sort is SortOrder.relevance:
             sort = SortOrder.newest  # nothing to be relevant to
-        matched = await _text_set(session, dialect, matches(words)) if keyword else None
+        matched = TextSet(dialect, matches(words)) if keyword else None
         ids, total = await _sorted_page(session, dialect, matched, style, filters, sort, offset, query.size)
     if keyword and total == 0 and not query.split:
         # A spacing-free word that finds nothing may be a compound: split it in two where its first or last
@@ -338,11 +339,6 @@ async def search_products(session: AsyncSession, dialect: str, query: SearchQuer
         items = await summaries(session, [by_id[i] for i in ids if i in by_id], viewer_id)
     suggestion = await did_you_mean(session, dialect, words) if keyword and total == 0 else None
     return SearchPage(items=items, page=query.page, size=query.size, total=total, did_you_mean=suggestion)
-
-
-async def _text_set(session: AsyncSession, dialect: str, expression: Any) -> TextSet:
-    """Return the set of an expression on a dialect."""
-    return TextSet(dialect, expression)
 
 
 async def _sorted_page(session: AsyncSession, dialect: str, matched: TextSet | None, style: str,
@@ -505,7 +501,7 @@ async def _decompound(session: AsyncSession, dialect: str, words: list[Word]) ->
         if len(word.text) < 3 or not word.exact or len(word.exact) > 1 or choseong_word(word.text):
             out.append(word.text)
             continue
-        found = await _count(session, dialect, await _text_set(session, dialect, Contains("text", word.text)), "",
+        found = await _count(session, dialect, TextSet(dialect, Contains("text", word.text)), "",
                              [Product.deleted_at.is_(None)])
         parts = [(word.text[:i], word.text[i:]) for i in range(1, len(word.text))] if not found else []
         known = set((await session.scalars(select(SearchTerm.term).where(
@@ -549,20 +545,20 @@ async def did_you_mean(session: AsyncSession, dialect: str, words: list[Word]) -
     length: "니투" → "니트"); if that finds products, it is the suggestion. Otherwise the most popular
     product name that has the longest word that does find something.
     """
-    alone = {w.text: await _count(session, dialect, await _text_set(session, dialect, matches([w])), "",
+    alone = {w.text: await _count(session, dialect, TextSet(dialect, matches([w])), "",
                                   [Product.deleted_at.is_(None)]) for w in words}
     lost = [w.text for w in words if not alone[w.text] and not choseong_word(w.text)]
     near = await _near_terms(session, lost) if lost else {}
     corrected = [near[w.text][0] if near.get(w.text) else w.text for w in words]
     if [w.text for w in words] != corrected:
         fixed = await plan_words(session, " ".join(corrected))
-        if await _count(session, dialect, await _text_set(session, dialect, matches(fixed)), "",
+        if await _count(session, dialect, TextSet(dialect, matches(fixed)), "",
                         [Product.deleted_at.is_(None)]):
             return " ".join(corrected)
     found = sorted((w for w in words if alone[w.text]), key=lambda w: -len(w.text))
     if not found:
         return None
-    matched = await _text_set(session, dialect, matches([found[0]]))
+    matched = TextSet(dialect, matches([found[0]]))
     ids = await _ids(session, dialect, matched, "", [Product.deleted_at.is_(None)], SortOrder.popular, 0, 1,
                      alone[found[0].text])
     return await session.scalar(select(Product.name).where(Product.id == ids[0])) if ids else None
@@ -583,7 +579,7 @@ async def autocomplete(session: AsyncSession, dialect: str, prefix: str, limit: 
     if not typed:
         return []
     word = parse_words(typed, {})[0]
-    matched = await _text_set(session, dialect, name_set(word))
+    matched = TextSet(dialect, name_set(word))
     live = [Product.deleted_at.is_(None)]
     total = await _count(session, dialect, matched, "", live)
     if not total:
