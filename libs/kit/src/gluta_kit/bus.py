@@ -422,6 +422,10 @@ class Bus:
         if self.kind in {"redis", "rediss"} and not self._redis_broadcasts_registered:
             self._register_redis_broadcasts()
         await self.broker.start()
+        if self.kind == "nats" and not self.in_memory and self.broker._connection is not None:
+            # the subscriptions are sent but maybe not yet read by the server: a broadcast published right
+            # after start (from another connection) would miss this instance. A ping round trip settles them.
+            await self.broker._connection.flush()
 
     async def _start_kafka(self) -> None:
         if not self._kafka_subscribers:
